@@ -30,6 +30,7 @@ static const char *const g_text[CAIRN_ERR__COUNT] = {
   [CAIRN_ERR_TIMEOUT] = "timed out",
   [CAIRN_ERR_DENIED] = "permission denied",
   [CAIRN_ERR_AUDIENCE] = "audience mismatch",
+  [CAIRN_ERR_CONFLICT] = "conflicting concurrent change",
 };
 
 const char *cairn_strerror(int code)
@@ -41,11 +42,15 @@ const char *cairn_strerror(int code)
 
 int cairn_vseterr(int code, const char *fmt, va_list ap)
 {
-  if (!fmt) {
-    snprintf(g_detail, sizeof g_detail, "%s", cairn_strerror(code));
-  } else {
-    vsnprintf(g_detail, sizeof g_detail, fmt, ap);
-  }
+  /* Format into a scratch buffer first: callers may pass cairn_errdetail()
+   * itself as an argument ("context: %s"). */
+  char tmp[sizeof g_detail];
+
+  if (!fmt)
+    snprintf(tmp, sizeof tmp, "%s", cairn_strerror(code));
+  else
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+  memcpy(g_detail, tmp, sizeof g_detail);
   return code;
 }
 

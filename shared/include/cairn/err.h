@@ -36,6 +36,7 @@ enum cairn_err {
   CAIRN_ERR_TIMEOUT,        /* operation timed out */
   CAIRN_ERR_DENIED,         /* caller not authorised */
   CAIRN_ERR_AUDIENCE,       /* JWT audience mismatch */
+  CAIRN_ERR_CONFLICT,       /* optimistic check failed (revision changed) */
   CAIRN_ERR__COUNT
 };
 
@@ -48,7 +49,8 @@ const char *cairn_strerror(int code);
  * than 511 bytes are truncated. */
 int cairn_seterr(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int cairn_vseterr(int code, const char *fmt, va_list ap);
+int cairn_vseterr(int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* The last detail recorded on this thread, or "" when none. The pointer is
  * valid until the next cairn_seterr()/cairn_clearerr() on this thread. */
