@@ -22,12 +22,18 @@ int cairn_csr_create(const struct cairn_key *key, uint8_t **der,
 
 /* Parses a DER CSR from an untrusted peer, verifies its self-signature and
  * returns its public key (*pub owned by caller: cairn_key_free()).
- * CAIRN_ERR_PARSE for malformed input, CAIRN_ERR_VERIFY for a bad
- * signature, CAIRN_ERR_UNSUPPORTED for a non-P-256/P-384 key,
- * CAIRN_ERR_TOO_BIG past CAIRN_CSR_MAX. */
+ * CAIRN_ERR_PARSE for malformed input (strict DER, no trailing bytes,
+ * version 1), CAIRN_ERR_VERIFY for a bad signature, CAIRN_ERR_UNSUPPORTED
+ * for a non-P-256/P-384 key or a signature algorithm other than ECDSA
+ * with SHA-256/384/512, CAIRN_ERR_TOO_BIG past CAIRN_CSR_MAX. The subject
+ * and attributes (extension requests) are skipped without being parsed. */
 int cairn_csr_parse(const uint8_t *der, size_t len, struct cairn_key **pub);
 
-/* PEM ("CERTIFICATE REQUEST") helpers. */
+/* PEM ("CERTIFICATE REQUEST") helpers. to_pem: *pem is NUL-terminated,
+ * free(). from_pem: decodes the first PEM block, which must be labelled
+ * "CERTIFICATE REQUEST" (or the old "NEW CERTIFICATE REQUEST"), else
+ * CAIRN_ERR_PARSE; CAIRN_ERR_TOO_BIG past CAIRN_CSR_MAX; *der: free().
+ * Neither checks the signature: use cairn_csr_parse(). */
 int cairn_csr_to_pem(const uint8_t *der, size_t len, char **pem);
 int cairn_csr_from_pem(const char *pem, size_t len, uint8_t **der,
                        size_t *derlen);

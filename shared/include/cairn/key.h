@@ -6,6 +6,11 @@
  * heap buffers that the caller must release with cairn_freezero().
  * Private-key files are written 0600 and refused when group/other can
  * read or write them.
+ *
+ * Every key object holds a validated public point (on the curve; for a
+ * key pair, the point computed from the scalar). One key object must not
+ * be used by two threads at the same time: give each thread its own copy
+ * with cairn_key_dup().
  */
 #ifndef CAIRN_KEY_H
 #define CAIRN_KEY_H
@@ -20,11 +25,16 @@ enum cairn_key_type {
 
 struct cairn_key;
 
+/* Input caps: a key's DER encoding, and a key PEM text or key file. */
+#define CAIRN_KEY_DER_MAX 4096
+#define CAIRN_KEY_PEM_MAX 65536
+
 /* "ec-p256" / "ec-p384" (SPIRE's key_type names). CAIRN_ERR_INVAL else. */
 int cairn_key_type_parse(const char *s, enum cairn_key_type *out);
+/* Static name; "unknown" for an invalid type. */
 const char *cairn_key_type_name(enum cairn_key_type t);
 /* JOSE names: "ES256"/"ES384", curve "P-256"/"P-384"; coordinate bytes
- * 32/48. */
+ * 32/48. For an invalid type: NULL, NULL and 0. */
 const char *cairn_key_type_jws_alg(enum cairn_key_type t);
 const char *cairn_key_type_jwk_crv(enum cairn_key_type t);
 size_t cairn_key_type_coord_len(enum cairn_key_type t);
@@ -45,9 +55,13 @@ int cairn_key_public_equal(const struct cairn_key *a,
                            const struct cairn_key *b);
 
 /* Import. PEM accepts "EC PRIVATE KEY" (SEC1), "PRIVATE KEY" (PKCS#8,
- * unencrypted) and "PUBLIC KEY" (SPKI). DER: SEC1/PKCS#8 private or SPKI
- * public, detected. Curves other than P-256/P-384 are
- * CAIRN_ERR_UNSUPPORTED. */
+ * unencrypted) and "PUBLIC KEY" (SPKI); leading "EC PARAMETERS" blocks
+ * are skipped and the first key block is used. DER: SEC1/PKCS#8 private
+ * or SPKI public, detected. Curves other than P-256/P-384, explicit curve
+ * parameters, other algorithms (RSA, Ed25519) and encrypted keys are
+ * CAIRN_ERR_UNSUPPORTED; malformed input, points off the curve, scalars
+ * out of range and a public part that does not match the scalar are
+ * CAIRN_ERR_PARSE; inputs past the caps above are CAIRN_ERR_TOO_BIG. */
 int cairn_key_import_pem(const char *pem, size_t len, struct cairn_key **out);
 int cairn_key_import_der(const uint8_t *der, size_t len,
                          struct cairn_key **out);
@@ -69,12 +83,16 @@ int cairn_key_export_public_pem(const struct cairn_key *k, char **pem,
 
 /* Private key file: writes the SEC1 PEM atomically with mode 0600. */
 int cairn_key_save(const struct cairn_key *k, const char *path);
-/* Loads a private key file; CAIRN_ERR_PERM when the file mode allows any
- * group/other access (detail names the path and mode). */
+/* Loads a private key file (any PEM form above, but it must hold a
+ * private key); CAIRN_ERR_PERM when the file mode allows any group/other
+ * access (detail names the path and mode), CAIRN_ERR_NOT_FOUND when it is
+ * missing. *out: cairn_key_free(). */
 int cairn_key_load(const char *path, struct cairn_key **out);
 
 /* Raw public coordinates, each cairn_key_type_coord_len() bytes, big
- * endian, left-padded (JWK x/y). */
+ * endian, left-padded (JWK x/y). public_raw: CAIRN_ERR_INVAL when
+ * coord_len is not the key's. from_public_raw: CAIRN_ERR_PARSE for a
+ * wrong coord_len or a point that is not on the curve. */
 int cairn_key_public_raw(const struct cairn_key *k, uint8_t *x, uint8_t *y,
                          size_t coord_len);
 int cairn_key_from_public_raw(enum cairn_key_type type, const uint8_t *x,
