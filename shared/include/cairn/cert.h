@@ -9,10 +9,16 @@
  * critical URI NameConstraints extension permitting one trust domain.
  *
  * Verification never trusts peer-supplied intermediates through wolfSSL's
- * own chain building: cairn_cert_verify() walks the chain from the root
- * down, requiring each intermediate to be CA + keyCertSign and to verify
- * against an already-trusted certificate, then applies the X509-SVID leaf
- * rules and the trust-domain match (including any NameConstraints).
+ * own chain building: cairn_cert_verify() searches a path from the leaf
+ * up to one of the given roots itself (issuer DN and key identifier
+ * match, signature checked with the candidate's key, every issuer CA +
+ * keyCertSign, valid at now, within its pathLenConstraint and
+ * NameConstraints), backtracking over look-alike candidates with a bounded
+ * search, and applies the X509-SVID leaf rules and the trust-domain match.
+ * See docs/library/cert.md.
+ *
+ * Certificates and lists are immutable after parsing and may be read (and
+ * verified against) from several threads at once.
  */
 #ifndef CAIRN_CERT_H
 #define CAIRN_CERT_H
@@ -58,6 +64,36 @@ const char *cairn_cert_permitted_td(const struct cairn_cert *c);
 /* Number of DNS SANs and the i-th one. */
 size_t cairn_cert_dns_count(const struct cairn_cert *c);
 const char *cairn_cert_dns_at(const struct cairn_cert *c, size_t i);
+/* keyUsage bits (RFC 5280 numbering: bit n is 1 << n); 0 when the
+ * certificate has no keyUsage extension. */
+#define CAIRN_KU_DIGITAL_SIGNATURE 0x001u
+#define CAIRN_KU_NON_REPUDIATION 0x002u
+#define CAIRN_KU_KEY_ENCIPHERMENT 0x004u
+#define CAIRN_KU_DATA_ENCIPHERMENT 0x008u
+#define CAIRN_KU_KEY_AGREEMENT 0x010u
+#define CAIRN_KU_KEY_CERT_SIGN 0x020u
+#define CAIRN_KU_CRL_SIGN 0x040u
+#define CAIRN_KU_ENCIPHER_ONLY 0x080u
+#define CAIRN_KU_DECIPHER_ONLY 0x100u
+unsigned cairn_cert_key_usage(const struct cairn_cert *c);
+/* extKeyUsage purposes; 0 when the certificate has no EKU extension. */
+#define CAIRN_EKU_SERVER_AUTH 0x1u
+#define CAIRN_EKU_CLIENT_AUTH 0x2u
+#define CAIRN_EKU_ANY 0x4u
+#define CAIRN_EKU_OTHER 0x8u /* at least one purpose not listed above */
+unsigned cairn_cert_ext_key_usage(const struct cairn_cert *c);
+/* pathLenConstraint of a CA, or -1 when absent. */
+int cairn_cert_path_len(const struct cairn_cert *c);
+/* Number of URI SANs (an X509-SVID has exactly one). */
+size_t cairn_cert_uri_count(const struct cairn_cert *c);
+/* Subject / authority key identifier bytes (NULL, *len = 0 when absent). */
+const uint8_t *cairn_cert_skid(const struct cairn_cert *c, size_t *len);
+const uint8_t *cairn_cert_akid(const struct cairn_cert *c, size_t *len);
+/* DER of the subject and issuer Names (byte-exact, as signed). */
+const uint8_t *cairn_cert_subject_der(const struct cairn_cert *c,
+                                      size_t *len);
+const uint8_t *cairn_cert_issuer_der(const struct cairn_cert *c,
+                                     size_t *len);
 /* 1 when both hold the same DER bytes. */
 int cairn_cert_equal(const struct cairn_cert *a, const struct cairn_cert *b);
 /* PEM "CERTIFICATE" of this cert (NUL-terminated; free()). */
