@@ -7,8 +7,10 @@ CAIRN_DEB_PACKAGES=(
   # libraries
   libwolfssl-dev libcoap3-dev libsqlite3-dev libuv1-dev libcbor-dev
   libjansson-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
+  libprotobuf-dev  # google/protobuf/struct.proto for the Workload API
   # real peers used by the interop tests
   openssl python3 python3-jwt python3-cryptography libcoap3-bin
+  python3-grpcio python3-protobuf
 )
 
 cairn_missing_deps() {
