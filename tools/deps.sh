@@ -6,6 +6,7 @@ CAIRN_DEB_PACKAGES=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
   libwolfssl-dev libcoap3-dev libsqlite3-dev libuv1-dev libcbor-dev
+  libgnutls28-dev  # net_tls.c reads the DTLS peer's chain through GnuTLS
   libjansson-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libprotobuf-dev  # google/protobuf/struct.proto for the Workload API
   # real peers used by the interop tests

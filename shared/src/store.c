@@ -1914,8 +1914,10 @@ static int query_init(struct entry_query *q,
   if (f->match > CAIRN_MATCH_ANY)
     return cairn_seterr(CAIRN_ERR_INVAL, "filter: unknown selector match %d",
                         (int)f->match);
+#if SIZE_MAX > INT64_MAX  /* a size_t always fits on 32-bit targets */
   if (f->limit > INT64_MAX)
     return cairn_seterr(CAIRN_ERR_INVAL, "filter limit too large");
+#endif
   return sort_selectors("filter", f->selectors, f->n_selectors, 0,
                         CAIRN_STORE_FILTER_SELECTORS_MAX, 1, &q->sel,
                         &q->nsel);
@@ -2489,8 +2491,10 @@ static int node_query(struct cairn_store *st,
     return r;
   if (f->banned > CAIRN_NODE_NOT_BANNED)
     return cairn_seterr(CAIRN_ERR_INVAL, "filter: bad banned value");
+#if SIZE_MAX > INT64_MAX  /* a size_t always fits on 32-bit targets */
   if (f->limit > INT64_MAX)
     return cairn_seterr(CAIRN_ERR_INVAL, "filter limit too large");
+#endif
   cairn_buf_init(&b, 4096);
   if ((r = cairn_buf_puts(&b, count ? "SELECT COUNT(*) FROM attested_nodes"
                                     : "SELECT " NODE_COLS
@@ -3276,7 +3280,9 @@ int cairn_store_outbox_pending(struct cairn_store *st, size_t limit,
   if (out) *out = NULL;
   if (n) *n = 0;
   if (!st || !out || !n) return cairn_seterr(CAIRN_ERR_INVAL, "store: bad args");
+#if SIZE_MAX > INT64_MAX  /* a size_t always fits on 32-bit targets */
   if (limit > INT64_MAX) return cairn_seterr(CAIRN_ERR_INVAL, "bad limit");
+#endif
   if ((r = tx_begin(st, 0))) return r;
   return tx_end(st, outbox_pending_tx(st, limit, out, n));
 }
