@@ -1,0 +1,234 @@
+# tests/integration/lib.sh - helpers for integration tests that run a real
+# cairn-cloud and drive it with the real `cairn` CLI. Source it from bash:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   it_init "$CLOUD" "$CAIRN"        # temp dir, cleanup trap
+#   it_config 'ca_ttl = "60s"'       # $W/cloud.conf (extra server keys)
+#   it_start                         # start, wait until healthy
+#   check "entry count works" cli entry count
+#   it_stop                          # SIGTERM, expect a clean exit
+#   it_done                          # summary, exit status
+#
+# Everything lives in one mktemp directory under /tmp, so the socket path
+# stays far below the 107-byte limit of sun_path. The EXIT trap kills every
+# process started here and removes the directory (kept, with the server
+# log printed, when a check failed or IT_KEEP=1).
+set -u
+
+IT_CHECKS=0
+IT_FAILS=0
+IT_PIDS=""
+CLOUD_PID=""
+# Waits are polls with generous limits: the machine is slow and ASan
+# doubles run times. IT_TIME_SCALE multiplies every limit.
+IT_TIME_SCALE=${IT_TIME_SCALE:-1}
+
+ok() { IT_CHECKS=$((IT_CHECKS + 1)); echo "ok $IT_CHECKS - $*"; }
+bad() {
+  IT_CHECKS=$((IT_CHECKS + 1))
+  IT_FAILS=$((IT_FAILS + 1))
+  echo "not ok $IT_CHECKS - $*"
+}
+# Fatal: report, then stop the test (the trap cleans up).
+die() { bad "$*"; it_done; }
+note() { echo "# $*"; }
+
+it_init() {
+  CLOUD=$1
+  CAIRN=$2
+  for b in "$CLOUD" "$CAIRN"; do
+    [ -x "$b" ] || { echo "Bail out! not an executable: $b"; exit 1; }
+  done
+  W=$(mktemp -d /tmp/cairn-it.XXXXXX) || exit 1
+  chmod 700 "$W"
+  SOCK=$W/api.sock
+  TD=example.org
+  SERVER_ID=spiffe://$TD/spire/server
+  export CAIRN_SOCKET_PATH=$SOCK
+  trap it_cleanup EXIT
+  trap 'exit 130' INT TERM HUP
+  note "work directory $W"
+}
+
+it_cleanup() {
+  local rc=$? p
+  trap - EXIT
+  for p in $CLOUD_PID $IT_PIDS; do
+    kill -KILL "$p" 2>/dev/null
+  done
+  for p in $CLOUD_PID $IT_PIDS; do
+    wait "$p" 2>/dev/null
+  done
+  if [ "$IT_FAILS" -ne 0 ] || [ "$rc" -ne 0 ]; then
+    if [ -f "$W/cloud.log" ]; then
+      echo "# ---- last lines of cairn-cloud's log ----"
+      tail -n 60 "$W/cloud.log" | sed 's/^/# /'
+    fi
+  fi
+  if [ "${IT_KEEP:-0}" = 1 ]; then
+    note "kept $W"
+  else
+    rm -rf "$W"
+  fi
+  exit "$rc"
+}
+
+it_done() {
+  echo "1..$IT_CHECKS"
+  if [ "$IT_FAILS" -ne 0 ]; then
+    echo "# $IT_FAILS of $IT_CHECKS checks failed"
+    exit 1
+  fi
+  echo "# all $IT_CHECKS checks passed"
+  exit 0
+}
+
+# it_config [server keys...]: writes $W/cloud.conf (and $W/data). Each
+# argument is one line inside server { }, overriding nothing: give only keys
+# the base config does not set (trust_domain, data_dir, socket_path,
+# log_level are set here). IT_KEYMANAGER ("disk"/"memory") picks the key
+# manager.
+it_config() {
+  local extra="" l
+  for l in "$@"; do extra="$extra  $l
+"; done
+  mkdir -p "$W/data"
+  chmod 700 "$W/data"
+  cat >"$W/cloud.conf" <<EOF
+server {
+  trust_domain = "$TD"
+  data_dir = "$W/data"
+  socket_path = "$SOCK"
+  log_level = "DEBUG"
+$extra}
+
+plugins {
+  DataStore "sql" {
+    plugin_data {
+      database_type = "sqlite3"
+      connection_string = "datastore.sqlite3"
+    }
+  }
+  KeyManager "${IT_KEYMANAGER:-disk}" {
+    plugin_data {}
+  }
+  NodeAttestor "join_token" {
+    plugin_data {}
+  }
+}
+EOF
+}
+
+# cli ARGS...: runs the CLI against the test server.
+cli() { "$CAIRN" "$@"; }
+
+# it_start: starts cairn-cloud in the background and polls until
+# `cairn healthcheck` passes (or the server dies, or the limit passes).
+it_start() {
+  local limit=$((90 * IT_TIME_SCALE)) start
+  "$CLOUD" -config "$W/cloud.conf" >>"$W/cloud.log" 2>&1 &
+  CLOUD_PID=$!
+  start=$(date +%s)
+  while :; do
+    if ! kill -0 "$CLOUD_PID" 2>/dev/null; then
+      wait "$CLOUD_PID"
+      local st=$?
+      CLOUD_PID=""
+      die "cairn-cloud exited during startup (status $st)"
+    fi
+    if [ -S "$SOCK" ] && "$CAIRN" healthcheck >/dev/null 2>&1; then
+      note "cairn-cloud $CLOUD_PID healthy after $(($(date +%s) - start)) s"
+      return 0
+    fi
+    if [ $(($(date +%s) - start)) -ge "$limit" ]; then
+      die "cairn-cloud not healthy within $limit s"
+    fi
+    sleep 0.2
+  done
+}
+
+# it_stop: SIGTERM and wait for a clean exit (status 0) and the socket
+# file to be gone.
+it_stop() {
+  local limit=$((60 * IT_TIME_SCALE)) start st
+  [ -n "$CLOUD_PID" ] || return 0
+  kill -TERM "$CLOUD_PID"
+  start=$(date +%s)
+  while kill -0 "$CLOUD_PID" 2>/dev/null; do
+    if [ $(($(date +%s) - start)) -ge "$limit" ]; then
+      kill -KILL "$CLOUD_PID"
+      wait "$CLOUD_PID" 2>/dev/null
+      CLOUD_PID=""
+      die "cairn-cloud ignored SIGTERM for $limit s"
+    fi
+    sleep 0.1
+  done
+  wait "$CLOUD_PID"
+  st=$?
+  CLOUD_PID=""
+  if [ "$st" -eq 0 ]; then ok "cairn-cloud exits 0 on SIGTERM"
+  else bad "cairn-cloud exited with status $st on SIGTERM"; fi
+  if [ -e "$SOCK" ]; then bad "socket file left behind after shutdown"
+  else ok "socket file removed at shutdown"; fi
+}
+
+# check "what" CMD...: the command must succeed.
+check() {
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then ok "$what"
+  else bad "$what: exit $?: $(printf '%s' "$out" | tail -n 3)"; fi
+}
+
+# expect_err "what" PATTERN CMD...: the command must fail (exit 1) with
+# nothing on stdout and exactly one line on stderr, "Error: ..." matching
+# the extended regular expression PATTERN.
+expect_err() {
+  local what=$1 pat=$2 rc lines
+  shift 2
+  "$@" >"$W/out" 2>"$W/err"
+  rc=$?
+  lines=$(wc -l <"$W/err")
+  if [ "$rc" -ne 1 ]; then
+    bad "$what: exit status $rc, expected 1 ($(head -c 300 "$W/err"))"
+  elif [ "$lines" -ne 1 ]; then
+    bad "$what: $lines lines on stderr, expected one: $(head -c 300 "$W/err")"
+  elif ! grep -q '^Error: ' "$W/err"; then
+    bad "$what: stderr does not start with 'Error: ': $(cat "$W/err")"
+  elif ! grep -Eq -- "$pat" "$W/err"; then
+    bad "$what: '$(cat "$W/err")' does not match /$pat/"
+  elif [ -s "$W/out" ]; then
+    bad "$what: unexpected output on stdout: $(head -c 200 "$W/out")"
+  else
+    ok "$what: $(cat "$W/err")"
+  fi
+}
+
+# same "what" A B: the two strings must be equal.
+same() {
+  if [ "$2" = "$3" ]; then ok "$1"
+  else bad "$1: '$(printf '%s' "$2" | head -c 200)' != '$(printf '%s' "$3" | head -c 200)'"; fi
+}
+
+# py SCRIPT ARGS...: runs /usr/bin/python3 -c SCRIPT.
+py() { /usr/bin/python3 -c "$@"; }
+
+# json_get EXPR: reads JSON on stdin, prints the Python expression EXPR
+# evaluated with the document bound to d.
+json_get() { py "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# count_certs FILE|-: number of PEM certificates.
+count_certs() { grep -c -- '-----BEGIN CERTIFICATE-----' "${1:--}"; }
+
+# poll LIMIT_SECONDS CMD...: runs CMD until it succeeds; 1 on timeout.
+poll() {
+  local limit=$(($1 * IT_TIME_SCALE)) start
+  shift
+  start=$(date +%s)
+  until "$@"; do
+    [ $(($(date +%s) - start)) -lt "$limit" ] || return 1
+    [ -z "$CLOUD_PID" ] || kill -0 "$CLOUD_PID" 2>/dev/null ||
+      die "cairn-cloud died (see its log)"
+    sleep 0.5
+  done
+}
