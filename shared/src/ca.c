@@ -866,7 +866,8 @@ int cairn_ca_new(const struct cairn_ca_opts *opts, struct cairn_store *store,
       (r = dup_opt(opts->upstream_cert_path, &ca->up_cert_path)) ||
       (r = dup_opt(opts->upstream_key_path, &ca->up_key_path)) ||
       (r = dup_opt(opts->upstream_bundle_path, &ca->up_bundle_path)) ||
-      (r = dup_opt(opts->ca_common_name, &ca->common_name)))
+      (r = dup_opt(opts->ca_common_name, &ca->common_name)) ||
+      (r = dup_opt(opts->jwt_issuer, &ca->jwt_issuer)))
     goto out;
   if (ca->km == CAIRN_CA_KM_DISK && (r = keys_dir_init(ca->keys_dir)))
     goto out;
@@ -916,6 +917,7 @@ void cairn_ca_free(struct cairn_ca *ca)
   free(ca->up_key_path);
   free(ca->up_bundle_path);
   free(ca->common_name);
+  free(ca->jwt_issuer);
   free(ca);
 }
 
@@ -1106,8 +1108,8 @@ int cairn_ca_sign_jwt_svid(struct cairn_ca *ca, const char *spiffe_id,
     return cairn_seterr(CAIRN_ERR_INVAL, "JWT-SVID ttl must be > 0");
   if ((r = active_slot(ca, CAIRN_CA_JWT, now, &s))) return r;
   e = ttl > s->not_after - now ? s->not_after : now + ttl;
-  if ((r = cairn_jwt_sign(s->key, s->id, spiffe_id, aud, naud, (time_t)now,
-                          (time_t)e, token)))
+  if ((r = cairn_jwt_sign_iss(s->key, s->id, ca->jwt_issuer, spiffe_id, aud,
+                              naud, (time_t)now, (time_t)e, token)))
     return r;
   if (exp) *exp = e;
   return CAIRN_OK;

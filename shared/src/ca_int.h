@@ -61,6 +61,7 @@ struct cairn_ca {
   cairn_ca_publish_jwt_fn publish_fn;
   void *up_arg;
   char *common_name;
+  char *jwt_issuer;     /* "iss" of minted JWT-SVIDs, NULL = none */
   struct cairn_store *st;
 
   /* The latest upstream roots (disk: from the last load; callback: from

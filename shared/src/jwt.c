@@ -99,6 +99,14 @@ int cairn_jwt_sign(const struct cairn_key *key, const char *kid,
                    const char *sub, const char *const *aud, size_t naud,
                    time_t iat, time_t exp, char **token)
 {
+  return cairn_jwt_sign_iss(key, kid, NULL, sub, aud, naud, iat, exp, token);
+}
+
+int cairn_jwt_sign_iss(const struct cairn_key *key, const char *kid,
+                       const char *iss, const char *sub,
+                       const char *const *aud, size_t naud, time_t iat,
+                       time_t exp, char **token)
+{
   struct cairn_buf buf;
   json_t *hdr = NULL, *cl = NULL, *arr = NULL;
   uint8_t sig[SIG_MAX];
@@ -148,6 +156,11 @@ int cairn_jwt_sign(const struct cairn_key *key, const char *kid,
       json_object_set_new(hdr, "typ", json_string("JWT")) != 0 ||
       json_object_set_new(cl, "sub", json_string(sub)) != 0) {
     r = cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+    goto out;
+  }
+  if (iss && iss[0] &&
+      json_object_set_new(cl, "iss", json_string(iss)) != 0) {
+    r = cairn_seterr(CAIRN_ERR_INVAL, "jwt sign: issuer is not UTF-8");
     goto out;
   }
   r = json_object_set_new(cl, "aud", arr);

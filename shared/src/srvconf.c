@@ -599,6 +599,7 @@ void cairn_srvconf_ca_opts(const struct cairn_srvconf *c,
   o->upstream_key_path = c->upstream_key_path;
   o->upstream_bundle_path = c->upstream_bundle_path;
   o->ca_common_name = c->ca_common_name;
+  o->jwt_issuer = c->jwt_issuer;
 }
 
 /* ---- formatting ------------------------------------------------------------- */

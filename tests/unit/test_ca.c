@@ -681,6 +681,36 @@ out:
   cairn_store_close(st);
 }
 
+/* jwt_issuer reaches the "iss" claim of minted JWT-SVIDs. */
+static void test_jwt_issuer(void)
+{
+  struct cairn_ca_opts o;
+  struct cairn_ca *ca = NULL;
+  struct cairn_store *st;
+  struct cairn_jwt_claims *cl = NULL;
+  const char *aud[] = {"spiffe://" TD "/db"};
+  char *tok = NULL;
+
+  g_n++;
+  cairn_time_set_fake(T0);
+  st = open_store();
+  opts_init(&o, uniq("keys"));
+  o.jwt_issuer = "https://issuer.example.org";
+  CHECK_OK(cairn_ca_new(&o, st, &ca));
+  if (!ca) goto out;
+  CHECK_OK(cairn_ca_sign_jwt_svid(ca, "spiffe://" TD "/w", aud, 1, 60, &tok,
+                                  NULL));
+  if (!tok) goto out;
+  CHECK_OK(cairn_jwt_parse_unverified(tok, &cl));
+  CHECK(cl && strstr(cl->claims_json,
+                     "\"iss\":\"https://issuer.example.org\"") != NULL);
+out:
+  cairn_jwt_claims_free(cl);
+  free(tok);
+  cairn_ca_free(ca);
+  cairn_store_close(st);
+}
+
 static void test_downstream_ca(void)
 {
   struct cairn_ca_opts o;
@@ -1286,6 +1316,7 @@ int main(void)
   RUN(test_restart_memory);
   RUN(test_opts);
   RUN(test_signing);
+  RUN(test_jwt_issuer);
   RUN(test_downstream_ca);
   RUN(test_forced);
   RUN(test_add_jwt_key);

@@ -148,6 +148,34 @@ static void test_sign_validate_es256(void)
   free(tok);
 }
 
+static void test_issuer(void)
+{
+  const char *aud[] = {AUD};
+  struct cairn_jwt_claims *c = NULL;
+  char *tok = NULL, want[512];
+
+  CHECK_OK(cairn_jwt_sign_iss(g_k256, "k256", "https://oidc.example.org",
+                              SUB, aud, 1, NOW, NOW + 60, &tok));
+  CHECK_OK(cairn_jwt_validate(tok, g_set, 2, AUD, NOW, &c));
+  if (c) {
+    snprintf(want, sizeof want,
+             "{\"sub\":\"%s\",\"iss\":\"https://oidc.example.org\","
+             "\"aud\":[\"%s\"],\"exp\":%lld,\"iat\":%lld}", SUB, AUD,
+             (long long)NOW + 60, (long long)NOW);
+    CHECK_STR_EQ(c->claims_json, want);
+  }
+  cairn_jwt_claims_free(c);
+  free(tok);
+  /* An empty issuer omits the claim. */
+  CHECK_OK(cairn_jwt_sign_iss(g_k256, "k256", "", SUB, aud, 1, NOW, NOW + 60,
+                              &tok));
+  c = NULL;
+  CHECK_OK(cairn_jwt_validate(tok, g_set, 2, AUD, NOW, &c));
+  CHECK(c && strstr(c->claims_json, "iss") == NULL);
+  cairn_jwt_claims_free(c);
+  free(tok);
+}
+
 static void test_es384(void)
 {
   const char *aud[] = {AUD};
@@ -653,6 +681,7 @@ int main(void)
 {
   fixtures();
   RUN(test_sign_validate_es256);
+  RUN(test_issuer);
   RUN(test_es384);
   RUN(test_alg_curve_mismatch);
   RUN(test_time);

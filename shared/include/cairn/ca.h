@@ -111,6 +111,8 @@ struct cairn_ca_opts {
   void *upstream_arg;
   /* Subject CN for new CA certificates, NULL = none (O=SPIFFE always). */
   const char *ca_common_name;
+  /* "iss" claim of minted JWT-SVIDs (SPIRE's jwt_issuer), NULL/"" = none. */
+  const char *jwt_issuer;
 };
 
 struct cairn_ca;

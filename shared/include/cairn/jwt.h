@@ -31,6 +31,12 @@ struct cairn_bundle;
 int cairn_jwt_sign(const struct cairn_key *key, const char *kid,
                    const char *sub, const char *const *aud, size_t naud,
                    time_t iat, time_t exp, char **token);
+/* The same with an "iss" claim (the server's jwt_issuer); iss NULL or ""
+ * omits it. */
+int cairn_jwt_sign_iss(const struct cairn_key *key, const char *kid,
+                       const char *iss, const char *sub,
+                       const char *const *aud, size_t naud, time_t iat,
+                       time_t exp, char **token);
 
 struct cairn_jwt_claims {
   struct cairn_id sub;
