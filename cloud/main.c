@@ -2,9 +2,11 @@
  *
  * Loads the configuration (cairn/srvconf.h), opens the datastore, starts
  * the CA manager, serves the admin API (cairn/admin.h) on the admin
- * socket and runs two timers on one libuv loop: the CA rotation tick
- * every CAIRN_CA_TICK seconds and the pruning of expired join tokens and
- * entries every minute. SIGINT/SIGTERM stop it cleanly. See docs/cloud.md.
+ * socket and the tier protocol (cairn/authority.h: CoAP over DTLS for
+ * agents) on bind_address:bind_port, and runs two timers on one libuv
+ * loop: the CA rotation tick every CAIRN_CA_TICK seconds and the pruning
+ * of expired join tokens and entries every minute. SIGINT/SIGTERM stop it
+ * cleanly. See docs/cloud.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include <uv.h>
 
 #include "cairn/admin.h"
+#include "cairn/authority.h"
 #include "cairn/ca.h"
 #include "cairn/err.h"
 #include "cairn/grpc.h"
@@ -46,7 +49,8 @@ static const char g_usage[] =
     "registration entries, attested agents, join tokens and trust bundles\n"
     "in a SQLite datastore, runs the X.509 CA and the JWT signing keys with\n"
     "SPIRE's rotation rules, and serves the admin API that the `cairn` CLI\n"
-    "uses on a Unix socket.\n"
+    "uses on a Unix socket. Agents attest and fetch their SVIDs over CoAP/DTLS\n"
+    "on bind_address:bind_port.\n"
     "\n"
     "Options:\n"
     "  -config PATH, --config PATH\n"
@@ -59,7 +63,7 @@ static const char g_usage[] =
     "    trust_domain           required, e.g. \"example.org\"\n"
     "    data_dir               required; datastore and CA keys live here\n"
     "    socket_path            admin socket (/tmp/cairn-server/private/api.sock)\n"
-    "    bind_address/bind_port agent endpoint, kept for later (0.0.0.0/8081)\n"
+    "    bind_address/bind_port agent endpoint, CoAP over DTLS (0.0.0.0/8081)\n"
     "    log_level              DEBUG, INFO, WARN, ERROR (INFO)\n"
     "    ca_ttl                 CA and JWT key lifetime (24h)\n"
     "    default_x509_svid_ttl  (1h)    default_jwt_svid_ttl (5m)\n"
@@ -79,8 +83,9 @@ static const char g_usage[] =
     "docs/cloud.md. `cairn validate -config PATH` checks a file offline.\n"
     "\n"
     "Signals: SIGINT and SIGTERM stop the server cleanly. Logs go to stderr.\n"
-    "When serving, the server logs \"" PROG " ready: trust_domain=... "
-    "socket=...\".\n"
+    "When serving, the server logs one line \"" PROG " ready: "
+    "trust_domain=...\n"
+    "socket=... bind_address=... bind_port=...\".\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 when the server cannot start (one\n"
     "line on stderr says why), 2 for a bad command line.\n";
@@ -91,6 +96,7 @@ struct cloud {
   struct cairn_ca *ca;
   struct cairn_admin *admin;
   struct cairn_grpc_server *srv;
+  struct cairn_authority *auth;
   uv_loop_t loop;
   int loop_ready;
   uv_timer_t tick, prune;
@@ -217,11 +223,13 @@ static void on_tick(uv_timer_t *t)
   /* The CA manager logs its own failures; the next tick retries. */
   if (cairn_ca_tick(c->ca, &changed) != CAIRN_OK)
     CAIRN_LOGD(MOD, "CA tick: %s", cairn_errdetail());
-  /* Nothing subscribes to bundle changes yet (agents arrive with the
-   * node API); the CA manager logs them. */
   if (changed)
     CAIRN_LOGD(MOD, "trust bundle now at sequence %llu",
                (unsigned long long)cairn_ca_bundle_sequence(c->ca));
+  /* Every tick, not only on a bundle change: an activation changes no
+   * bundle but needs a new server SVID. The authority logs its own
+   * failures (and its poll timer catches up within a second anyway). */
+  cairn_authority_bundle_changed(c->auth);
 }
 
 static void prune(struct cloud *c)
@@ -252,6 +260,8 @@ static void stop(struct cloud *c, const char *why)
   CAIRN_LOGI(MOD, "%s: shutting down", why);
   cairn_grpc_server_free(c->srv);
   c->srv = NULL;
+  cairn_authority_free(c->auth);
+  c->auth = NULL;
   uv_timer_stop(&c->tick);
   uv_timer_stop(&c->prune);
   uv_close((uv_handle_t *)&c->tick, NULL);
@@ -271,6 +281,7 @@ static int start(struct cloud *c, const char *config)
 {
   struct cairn_ca_opts co;
   struct cairn_admin_opts ao;
+  struct cairn_authority_opts uo;
   char dir[PATH_MAX];
   int r;
 
@@ -312,6 +323,17 @@ static int start(struct cloud *c, const char *config)
   if (cairn_grpc_server_listen(c->srv, c->cfg->socket_path, 0600))
     return die("cannot listen on the admin socket");
 
+  cairn_authority_opts_init(&uo);
+  uo.trust_domain = c->cfg->trust_domain;
+  uo.bind_addr = c->cfg->bind_address;
+  uo.port = (uint16_t)c->cfg->bind_port;
+  uo.default_x509_svid_ttl = c->cfg->default_x509_svid_ttl;
+  uo.default_jwt_svid_ttl = c->cfg->default_jwt_svid_ttl;
+  uo.join_token = c->cfg->join_token_attestor;
+  uo.entry_owner = CAIRN_ADMIN_OWNER_CLOUD;
+  if (cairn_authority_new(&c->loop, c->st, c->ca, &uo, &c->auth))
+    return die("cannot start the agent endpoint");
+
   uv_timer_init(&c->loop, &c->tick);
   uv_timer_init(&c->loop, &c->prune);
   uv_signal_init(&c->loop, &c->sigint);
@@ -333,8 +355,9 @@ static int start(struct cloud *c, const char *config)
                s.upstream == 1 ? "upstream (disk)" : "self-signed",
                (unsigned long long)s.bundle_sequence);
   }
-  CAIRN_LOGI(MOD, PROG " ready: trust_domain=%s socket=%s",
-             c->cfg->trust_domain, c->cfg->socket_path);
+  CAIRN_LOGI(MOD, PROG " ready: trust_domain=%s socket=%s bind_address=%s "
+             "bind_port=%u", c->cfg->trust_domain, c->cfg->socket_path,
+             c->cfg->bind_address, (unsigned)cairn_authority_port(c->auth));
   return 0;
 }
 
@@ -344,6 +367,8 @@ static void finish(struct cloud *c)
   if (c->loop_ready) {
     if (c->srv) cairn_grpc_server_free(c->srv);
     c->srv = NULL;
+    cairn_authority_free(c->auth);
+    c->auth = NULL;
     if (c->handles_ready && !c->stopping) {
       uv_close((uv_handle_t *)&c->tick, NULL);
       uv_close((uv_handle_t *)&c->prune, NULL);

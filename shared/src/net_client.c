@@ -293,18 +293,35 @@ static int open_session(struct cairn_net_client *c)
   return CAIRN_OK;
 }
 
-/* Adds "/a/b" as Uri-Path options. */
+/* Adds "/a/b" (up to a '?') as Uri-Path options. */
 static int add_path(coap_pdu_t *pdu, const char *path)
 {
   const char *p = path + 1;
 
-  while (*p) {
-    const char *e = strchr(p, '/');
-    size_t n = e ? (size_t)(e - p) : strlen(p);
+  while (*p && *p != '?') {
+    size_t n = strcspn(p, "/?");
     if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)p))
       return 0;
     p += n;
     if (*p == '/') p++;
+  }
+  return 1;
+}
+
+/* Adds the "a=1&b=2" after a '?' as Uri-Query options (after every option
+ * with a lower number, as CoAP orders them). */
+static int add_query(coap_pdu_t *pdu, const char *path)
+{
+  const char *p = strchr(path, '?');
+
+  if (!p) return 1;
+  p++;
+  while (*p) {
+    size_t n = strcspn(p, "&");
+    if (!coap_add_option(pdu, COAP_OPTION_URI_QUERY, n, (const uint8_t *)p))
+      return 0;
+    p += n;
+    if (*p == '&') p++;
   }
   return 1;
 }
@@ -330,7 +347,8 @@ static int send_req(struct cairn_net_client *c,
       (o->len > 0 &&
        !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
                         coap_encode_var_safe(b, sizeof b, CAIRN_NET_CF_CBOR),
-                        b))) {
+                        b)) ||
+      !add_query(pdu, o->path)) {
     coap_delete_pdu(pdu);
     return CAIRN_ERR_NOMEM;
   }
@@ -621,7 +639,7 @@ static int enqueue(struct cairn_net_client *c, enum cairn_net_method method,
   if (!cairn__net_method_code(method))
     return cairn_seterr(CAIRN_ERR_INVAL, "request: bad method %d",
                         (int)method);
-  if ((r = cairn__net_path_check(path))) return r;
+  if ((r = cairn__net_target_check(path))) return r;
   if (len > 0 && !cbor)
     return cairn_seterr(CAIRN_ERR_INVAL, "request: body is NULL");
   if (len > CAIRN_NET_BODY_MAX_LIMIT)

@@ -508,3 +508,39 @@ void cairn__net_io_close(struct cairn__net_io *io)
   uv_close((uv_handle_t *)&io->timer, on_io_closed);
   if (n == 2) uv_close((uv_handle_t *)&io->poll, on_io_closed);
 }
+
+int cairn__net_target_check(const char *target)
+{
+  char path[CAIRN_NET_PATH_MAX + 1];
+  const char *q;
+  size_t n;
+  int r;
+
+  if (!target)
+    return cairn_seterr(CAIRN_ERR_INVAL, "path must start with '/'");
+  q = strchr(target, '?');
+  if (!q) return cairn__net_path_check(target);
+  n = (size_t)(q - target);
+  if (n > CAIRN_NET_PATH_MAX)
+    return cairn_seterr(CAIRN_ERR_INVAL, "path longer than %d bytes",
+                        CAIRN_NET_PATH_MAX);
+  memcpy(path, target, n);
+  path[n] = '\0';
+  if ((r = cairn__net_path_check(path))) return r;
+  q++;
+  n = strlen(q);
+  if (n == 0 || n > CAIRN_NET_QUERY_MAX)
+    return cairn_seterr(CAIRN_ERR_INVAL, "query must be 1..%d bytes",
+                        CAIRN_NET_QUERY_MAX);
+  for (size_t i = 0; i < n; i++) {
+    char ch = q[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-' ||
+          ch == '=' || ch == '&'))
+      return cairn_seterr(CAIRN_ERR_INVAL,
+                          "query may hold only [A-Za-z0-9._-=&]: %s", q);
+    if (ch == '&' && (i == 0 || i + 1 == n || q[i + 1] == '&'))
+      return cairn_seterr(CAIRN_ERR_INVAL, "query has an empty part: %s", q);
+  }
+  return CAIRN_OK;
+}

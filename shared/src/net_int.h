@@ -95,6 +95,9 @@ void cairn__net_pki_setup(coap_dtls_pki_t *pki,
 /* Validates "/seg/seg" (segments [A-Za-z0-9._-]+, at most
  * CAIRN_NET_PATH_MAX bytes). */
 int cairn__net_path_check(const char *path);
+/* A client target: a path optionally followed by "?a=1&b=2" (query bytes
+ * [A-Za-z0-9._-=&], no empty part, at most CAIRN_NET_QUERY_MAX). */
+int cairn__net_target_check(const char *target);
 /* CoAP request code for a method; 0 when invalid. */
 coap_pdu_code_t cairn__net_method_code(enum cairn_net_method m);
 /* 205 <-> COAP_RESPONSE_CODE(205). */

@@ -402,6 +402,7 @@ static void on_request(coap_resource_t *res, coap_session_t *cs,
   int method = method_index(coap_pdu_get_code(req));
   const uint8_t *body;
   size_t blen;
+  char qbuf[CAIRN_NET_QUERY_MAX + 1] = "";
 
   memset(&x, 0, sizeof x);
   x.res = res;
@@ -432,11 +433,27 @@ static void on_request(coap_resource_t *res, coap_session_t *cs,
            rt->path);
     return;
   }
+  if (query && query->length > CAIRN_NET_QUERY_MAX) {
+    upload_drop(ns);
+    refuse(&x, CAIRN_NET_BAD_REQUEST, "query longer than %d bytes",
+           CAIRN_NET_QUERY_MAX);
+    return;
+  }
+  if (query && query->length > 0 && memchr(query->s, '\0', query->length)) {
+    upload_drop(ns);
+    refuse(&x, CAIRN_NET_BAD_REQUEST, "query contains a NUL byte");
+    return;
+  }
   if (!collect_body(&x, ns, rt, method, &body, &blen)) return;
 
   memset(&rq, 0, sizeof rq);
   rq.method = (enum cairn_net_method)method;
   rq.path = rt->path;
+  if (query && query->length > 0) {
+    memcpy(qbuf, query->s, query->length);
+    qbuf[query->length] = '\0';
+  }
+  rq.query = qbuf;
   rq.peer = &ns->peer;
   rq.body = body;
   rq.body_len = blen;

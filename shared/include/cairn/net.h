@@ -87,6 +87,8 @@ enum cairn_net_method {
 #define CAIRN_NET_TIMEOUT_DEFAULT_MS 10000
 #define CAIRN_NET_SESSIONS_DEFAULT 1024
 #define CAIRN_NET_PATH_MAX 255    /* "/v1/attest"; segments [A-Za-z0-9._-] */
+#define CAIRN_NET_QUERY_MAX 255   /* "since=12" (Uri-Query options joined
+                                     with '&'); longer queries get 4.00 */
 #define CAIRN_NET_REASON_MAX 200  /* diagnostic payload bytes */
 #define CAIRN_NET_CREDS_MAX (64u * 1024)  /* chain PEM and key PEM caps */
 
@@ -163,6 +165,9 @@ int cairn_net_server_set_bundle(struct cairn_net_server *s,
 struct cairn_net_request {
   enum cairn_net_method method;
   const char *path;                   /* as registered, "/v1/attest" */
+  const char *query;                  /* Uri-Query options joined with '&'
+                                         ("since=12"), "" when none; for
+                                         notifications, the observer's */
   const struct cairn_net_peer *peer;  /* never NULL */
   const uint8_t *body;                /* whole body (block-wise reassembled;
                                          content-format 60); NULL if none */
@@ -328,7 +333,8 @@ typedef void (*cairn_net_response_fn)(int err,
                                       void *arg);
 
 /* Sends a confirmable request with an optional CBOR body (copied; sent
- * block-wise when large). fn is called exactly once, later on the loop,
+ * block-wise when large). path may end in a query, "/v1/entries?since=4"
+ * (sent as Uri-Query options; query bytes [A-Za-z0-9._-=&]). fn is called exactly once, later on the loop,
  * unless the client is freed first (then never). CAIRN_ERR_INVAL for a
  * bad path or method, missing credentials or bundle; fn is not called on
  * an error return. */
