@@ -92,6 +92,17 @@ it_config() {
   local extra="" l
   for l in "$@"; do extra="$extra  $l
 "; done
+  # The CoAP endpoint listens on loopback only, on a free port unless the
+  # caller chose one (parallel tests must not share the default 8081).
+  case $extra in
+    *bind_port*) ;;
+    *) extra="$extra  bind_address = \"127.0.0.1\"
+  bind_port = $(py 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+" ;;
+  esac
   mkdir -p "$W/data"
   chmod 700 "$W/data"
   cat >"$W/cloud.conf" <<EOF
