@@ -409,7 +409,7 @@ static struct cairn_net_client *client_start(uint16_t port,
   o.host = "127.0.0.1";
   o.port = port;
   o.server_id = server_id ? server_id : SERVER_ID;
-  o.timeout_ms = 4000;
+  o.timeout_ms = 15000; /* generous: qemu and loaded CI machines */
   o.on_state = log ? on_state : NULL;
   o.state_arg = log;
   CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
@@ -1070,7 +1070,7 @@ static void test_free_in_callback(void)
                                     on_resp_free, NULL));
   CHECK_OK(cairn_net_client_request(c, CAIRN_NET_GET, "/v1/big", NULL, 0,
                                     on_resp_never, NULL));
-  CHECK(run_until(&g_self_free_done, 1, 8000));
+  CHECK(run_until(&g_self_free_done, 1, 20000));
   run_for(200);
   CHECK_INT_EQ(g_self_free_done, 1);
 
