@@ -243,3 +243,126 @@ poll() {
     sleep 0.5
   done
 }
+
+# ---- cairn-agent helpers (tests/integration/agent_*.sh) --------------------
+# Agents run next to the cloud of it_start: $AGENT is the cairn-agent binary
+# and AGENT_PORT the cloud's bind_port (set both before agent_config). Each
+# agent NAME has its config $W/NAME.conf, data_dir $W/NAME and log
+# $W/NAME.log; its PID is in AGENT_PID_NAME and in IT_PIDS, so the EXIT
+# trap kills it.
+
+# free_udp_port: a UDP port on 127.0.0.1 that is free right now.
+free_udp_port() {
+  py 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# agent_config NAME TOKEN [BOOTSTRAP_LINE [TRUST_DOMAIN]]: writes
+# $W/NAME.conf. TOKEN may be "" (no join_token line). BOOTSTRAP_LINE says
+# how the server is trusted on first contact (default: trust_bundle_path =
+# $W/bootstrap.pem).
+agent_config() {
+  local name=$1 token=$2 boot=${3:-"trust_bundle_path = \"$W/bootstrap.pem\""}
+  local td=${4:-$TD} tok=""
+  [ -n "$token" ] && tok="join_token = \"$token\""
+  cat >"$W/$name.conf" <<EOC
+agent {
+  trust_domain = "$td"
+  server_address = "127.0.0.1"
+  server_port = $AGENT_PORT
+  data_dir = "$W/$name"
+  socket_path = "$W/$name.sock"
+  log_level = "DEBUG"
+  $boot
+  $tok
+}
+plugins {
+  NodeAttestor "join_token" { plugin_data {} }
+  KeyManager "disk" { plugin_data {} }
+  WorkloadAttestor "unix" { plugin_data {} }
+}
+EOC
+}
+
+# agent_start NAME [FLAGS...]: starts cairn-agent -config $W/NAME.conf in
+# the background (log appended to $W/NAME.log).
+agent_start() {
+  local name=$1 pid
+  shift
+  echo "# ---- start $(date -u +%H:%M:%S)" >>"$W/$name.log"
+  "$AGENT" -config "$W/$name.conf" "$@" >>"$W/$name.log" 2>&1 &
+  pid=$!
+  IT_PIDS="$IT_PIDS $pid"
+  eval "AGENT_PID_$name=$pid"
+}
+
+# agent_pid NAME: the PID of the agent's last start.
+agent_pid() { eval "echo \${AGENT_PID_$1:-}"; }
+
+# agent_alive NAME: 0 while the agent's process runs.
+agent_alive() {
+  local pid
+  pid=$(agent_pid "$1")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# agent_log_count NAME PATTERN: lines of $W/NAME.log matching the extended
+# regular expression PATTERN.
+agent_log_count() { grep -Ec -- "$2" "$W/$1.log" 2>/dev/null || true; }
+
+# agent_wait_log NAME PATTERN LIMIT [COUNT]: waits until at least COUNT
+# (default 1) lines of the log match PATTERN; 1 on timeout.
+agent_wait_log() {
+  local name=$1 pat=$2 limit=$(($3 * IT_TIME_SCALE)) want=${4:-1} start
+  start=$(date +%s)
+  while [ "$(agent_log_count "$name" "$pat")" -lt "$want" ]; do
+    [ $(($(date +%s) - start)) -lt "$limit" ] || return 1
+    sleep 0.2
+  done
+}
+
+# agent_wait_exit NAME LIMIT: waits for the agent to exit and sets
+# AGENT_STATUS to its exit status (KILLs it and returns 1 on timeout).
+agent_wait_exit() {
+  local name=$1 limit=$(($2 * IT_TIME_SCALE)) pid start
+  pid=$(agent_pid "$name")
+  start=$(date +%s)
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $(($(date +%s) - start)) -ge "$limit" ]; then
+      kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+      AGENT_STATUS=""
+      return 1
+    fi
+    sleep 0.2
+  done
+  wait "$pid"
+  AGENT_STATUS=$?
+  return 0
+}
+
+# agent_stop NAME: SIGTERM; the agent must exit 0 within the limit.
+agent_stop() {
+  local name=$1
+  kill -TERM "$(agent_pid "$name")" 2>/dev/null
+  if ! agent_wait_exit "$name" 30; then
+    bad "cairn-agent $name ignored SIGTERM"
+  elif [ "$AGENT_STATUS" -eq 0 ]; then
+    ok "cairn-agent $name exits 0 on SIGTERM"
+  else
+    bad "cairn-agent $name exited with status $AGENT_STATUS on SIGTERM"
+  fi
+}
+
+# agent_dump_logs NAME...: prints the tail of each agent's log (for a
+# failed run).
+agent_dump_logs() {
+  local n
+  for n in "$@"; do
+    [ -f "$W/$n.log" ] || continue
+    echo "# ---- last lines of cairn-agent $n's log ----"
+    tail -n 40 "$W/$n.log" | sed 's/^/# /'
+  done
+}
