@@ -36,3 +36,14 @@ if(TARGET cairn_agent_core)
     target_link_libraries(fuzz_agent_conf PRIVATE cairn_agent_core)
   endif()
 endif()
+
+# A real CoAP peer (coap-client-gnutls from libcoap3-bin) with the node SVID
+# of a real cairn-agent against cairn-cloud's DTLS endpoint.
+if(TARGET cairn_agent_core AND TARGET cairn-cloud AND TARGET cairn-cli)
+  add_test(NAME integration.coap_peer
+           COMMAND bash ${CAIRN_TEST_DIR}/integration/coap_peer.sh
+                   $<TARGET_FILE:cairn-cloud> $<TARGET_FILE:cairn-cli>
+                   $<TARGET_FILE:cairn-agent>)
+  set_tests_properties(integration.coap_peer PROPERTIES
+    TIMEOUT 300 LABELS integration)
+endif()
