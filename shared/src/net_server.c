@@ -1,4 +1,18 @@
-/* shared/src/net_server.c - the CoAP/DTLS server endpoint of net.h. */
+/* shared/src/net_server.c - the CoAP/DTLS server endpoint of net.h.
+ *
+ * Observe (RFC 7641) is kept here, not by libcoap: routes are not marked
+ * observable in libcoap, the layer records each registration itself
+ * (struct observer) and builds, sends and ends notifications outside
+ * libcoap's processing. libcoap 4.3.1 (Debian 12) frees an observer in
+ * its notification loop when the handler answers a notification with an
+ * error, then keeps using it (its session pointer, for the send): a
+ * use-after-free that crashed armhf builds and went unnoticed elsewhere
+ * only by the state of glibc's heap (fixed upstream in 4.3.2,
+ * commit 64de2ba4, "resource.c: Correctly handle observe delete by server
+ * application"). libcoap offers no other way to end one observation from
+ * the server, and ending one with an error is what handlers do when a
+ * peer loses its rights. See docs/library/net.md.
+ */
 #include "net_int.h"
 
 #include <stdarg.h>
@@ -21,11 +35,21 @@ struct route {
   char *path;
   coap_resource_t *res; /* owned by the libcoap context */
   int observable;
+  uint32_t seq;          /* Observe value of the current state (24 bits) */
   struct {
     cairn_net_handler_fn fn;
     void *arg;
     unsigned flags;
   } m[N_METHODS];
+};
+
+/* One observation of a route by a session (see the top of the file). */
+struct observer {
+  struct observer *next;
+  struct route *rt;
+  coap_pdu_t *req; /* copy of the registering GET: token and options */
+  int dirty;       /* a notification is due */
+  int ended;       /* over; unlinked by the next sweep */
 };
 
 /* Per libcoap server session (attached as its app data). */
@@ -41,6 +65,12 @@ struct net_sess {
   struct route *up_route;
   int up_method;
   struct cairn_buf up;
+  /* Observations, live and ended-but-not-yet-swept. While some are live
+   * the session holds a reference of ours, so that libcoap does not drop
+   * it as idle (as libcoap's own observers did). */
+  struct observer *obs;
+  int pinned;
+  int unresponsive; /* a notification was never acknowledged */
 };
 
 struct cairn_net_server {
@@ -67,6 +97,9 @@ struct cairn_net_exchange {
   const coap_string_t *query;
   coap_pdu_t *resp;
   int replied;
+  int observe;   /* a 2.xx reply carries Observe: seq */
+  uint32_t seq;
+  int observing; /* the reply carries Observe */
 };
 
 /* ------------------------------------------------------------------ */
@@ -107,9 +140,118 @@ static int sess_verify(struct cairn__net_vtarget *t,
   return CAIRN_OK;
 }
 
+/* ---- observations ---- */
+
+static void obs_free(struct observer *ob)
+{
+  if (!ob) return;
+  coap_delete_pdu(ob->req);
+  free(ob);
+}
+
+static int obs_has_token(const struct observer *ob, coap_bin_const_t tok)
+{
+  coap_bin_const_t t = coap_pdu_get_token(ob->req);
+
+  return t.length == tok.length &&
+         (tok.length == 0 || memcmp(t.s, tok.s, tok.length) == 0);
+}
+
+/* Marks ob over; it is freed by the next sweep (it may be in use by a
+ * caller up the stack). */
+static void obs_end(struct cairn_net_server *s, struct observer *ob)
+{
+  if (ob->ended) return;
+  ob->ended = 1;
+  ob->dirty = 0;
+  s->stats.observations--;
+}
+
+/* Ends the observations of ns with token tok, of route rt (NULL: any). */
+static void obs_end_token(struct cairn_net_server *s, struct net_sess *ns,
+                          const struct route *rt, coap_bin_const_t tok)
+{
+  for (struct observer *ob = ns->obs; ob; ob = ob->next)
+    if (!ob->ended && (!rt || ob->rt == rt) && obs_has_token(ob, tok))
+      obs_end(s, ob);
+}
+
+static void obs_end_all(struct cairn_net_server *s, struct net_sess *ns)
+{
+  for (struct observer *ob = ns->obs; ob; ob = ob->next) obs_end(s, ob);
+}
+
+/* Frees the ended observations of ns and takes or drops the session
+ * reference. Only from server_pass() (outside libcoap, no walk under
+ * way). */
+static void obs_sweep(struct net_sess *ns)
+{
+  struct observer **pp = &ns->obs, *ob;
+
+  while ((ob = *pp)) {
+    if (ob->ended) {
+      *pp = ob->next;
+      obs_free(ob);
+    } else {
+      pp = &ob->next;
+    }
+  }
+  if (ns->obs && !ns->pinned) {
+    coap_session_reference(ns->cs);
+    ns->pinned = 1;
+  } else if (!ns->obs && ns->pinned) {
+    coap_session_release(ns->cs);
+    ns->pinned = 0;
+  }
+}
+
+/* A new observation of rt for the registering GET req, not yet linked;
+ * NULL when ns already has CAIRN_NET_OBSERVE_MAX others (one with the same
+ * route and token does not count: it is replaced) or memory is short. */
+static struct observer *obs_prepare(struct net_sess *ns, struct route *rt,
+                                    const coap_pdu_t *req)
+{
+  coap_bin_const_t tok = coap_pdu_get_token(req);
+  struct observer *ob;
+  unsigned n = 0;
+
+  for (ob = ns->obs; ob; ob = ob->next)
+    if (!ob->ended && !(ob->rt == rt && obs_has_token(ob, tok))) n++;
+  if (n >= CAIRN_NET_OBSERVE_MAX) {
+    CAIRN_LOGD("net", "%s: %u observations already, not observing %s",
+               ns->peer.addr, n, rt->path);
+    return NULL;
+  }
+  if (!(ob = calloc(1, sizeof *ob))) return NULL;
+  ob->rt = rt;
+  if (!(ob->req = coap_pdu_duplicate(req, ns->cs, tok.length, tok.s,
+                                     NULL))) {
+    free(ob);
+    return NULL;
+  }
+  return ob;
+}
+
+/* Links ob (its registration was answered with Observe), replacing an
+ * observation with the same route and token. */
+static void obs_insert(struct cairn_net_server *s, struct net_sess *ns,
+                       struct observer *ob)
+{
+  obs_end_token(s, ns, ob->rt, coap_pdu_get_token(ob->req));
+  ob->next = ns->obs;
+  ns->obs = ob;
+  s->stats.observations++;
+}
+
 static void sess_free(struct net_sess *ns)
 {
+  struct observer *ob, *on;
+
   if (!ns) return;
+  for (ob = ns->obs; ob; ob = on) {
+    on = ob->next;
+    obs_free(ob);
+  }
   cairn_buf_cleanup(&ns->up);
   free(ns);
 }
@@ -147,6 +289,7 @@ static int on_event(coap_session_t *cs, const coap_event_t ev)
   case COAP_EVENT_SERVER_SESSION_DEL:
     if ((ns = coap_session_get_app_data(cs))) {
       coap_session_set_app_data(cs, NULL);
+      obs_end_all(s, ns);
       sess_unlink(s, ns);
       sess_free(ns);
     }
@@ -157,21 +300,54 @@ static int on_event(coap_session_t *cs, const coap_event_t ev)
   return 0;
 }
 
+/* A confirmable message of ours (a notification) failed: its observation
+ * is over (RFC 7641 section 4.5: the client rejected it with RST or never
+ * acknowledged it). An ICMP error is retried by libcoap. */
+static void on_nack(coap_session_t *cs, const coap_pdu_t *sent,
+                    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+  struct net_sess *ns = coap_session_get_app_data(cs);
+
+  (void)mid;
+  if (!ns || !sent || reason == COAP_NACK_ICMP_ISSUE) return;
+  obs_end_token(ns->srv, ns, NULL, coap_pdu_get_token(sent));
+  if (reason == COAP_NACK_TOO_MANY_RETRIES) ns->unresponsive = 1;
+}
+
+static int notify_due(struct cairn_net_server *s);
+
 /* After every libcoap pass: put our verify function on each GnuTLS
- * session created during the pass (see net_int.h). */
+ * session created during the pass (see net_int.h), then send the
+ * notifications that are due. */
 static uint64_t server_pass(void *owner)
 {
   struct cairn_net_server *s = owner;
 
   for (struct net_sess *ns = s->sessions; ns; ns = ns->next) {
-    void *tls = cairn__net_tls_of(ns->cs);
-    if (tls && tls != ns->hooked) {
-      cairn__net_tls_hook(tls, &ns->v);
+    void *tls;
+    /* Notifications are sent as soon as they are due; libcoap queues them
+     * behind an unacknowledged one. A peer that stopped answering would
+     * make the queue drain one retransmission cycle (about 90 s) at a
+     * time: close its session instead (a close_notify, should it still
+     * be there), which drops the queue and its observations. */
+    if (ns->unresponsive) {
+      ns->unresponsive = 0;
+      CAIRN_LOGW("net", "%s did not acknowledge a notification: closing "
+                        "its session", ns->peer.addr);
+      coap_session_disconnected(ns->cs, COAP_NACK_NOT_DELIVERABLE);
+    }
+    tls = cairn__net_tls_of(ns->cs);
+    if (tls != ns->hooked) {
+      /* The DTLS session ended or was replaced: whoever comes next is
+       * verified afresh and inherits no observation. */
+      obs_end_all(s, ns);
+      if (tls) cairn__net_tls_hook(tls, &ns->v);
       ns->hooked = tls;
       ns->admitted = 0;
     }
   }
-  return 0;
+  /* A notification that could not be built is retried shortly. */
+  return notify_due(s) ? 100 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -187,7 +363,7 @@ static void release_copy(coap_session_t *cs, void *p)
 int cairn_net_reply(struct cairn_net_exchange *x, int code,
                     const uint8_t *cbor, size_t len)
 {
-  uint8_t *copy;
+  uint8_t *copy, obs[4];
 
   if (!x || x->replied)
     return cairn_seterr(CAIRN_ERR_INVAL, "reply: exchange already answered");
@@ -198,6 +374,11 @@ int cairn_net_reply(struct cairn_net_exchange *x, int code,
     return cairn_seterr(CAIRN_ERR_INVAL, "reply: body is NULL");
   x->replied = 1;
   coap_pdu_set_code(x->resp, cairn__net_code_to_coap(code));
+  /* Before the body: libcoap copies the options into its Block2 state. */
+  if (x->observe &&
+      coap_add_option(x->resp, COAP_OPTION_OBSERVE,
+                      coap_encode_var_safe(obs, sizeof obs, x->seq), obs))
+    x->observing = 1;
   if (len == 0) return CAIRN_OK;
   if (!(copy = malloc(len))) {
     coap_pdu_set_code(x->resp, COAP_RESPONSE_CODE(500));
@@ -391,6 +572,39 @@ static int collect_body(struct cairn_net_exchange *x, struct net_sess *ns,
   return 1;
 }
 
+/* Runs the handler of (rt, method) for the request in x, from peer ns,
+ * and makes sure it answered. */
+static void run_handler(struct cairn_net_exchange *x, struct net_sess *ns,
+                        struct route *rt, int method, const uint8_t *body,
+                        size_t blen)
+{
+  struct cairn_net_request rq;
+  char qbuf[CAIRN_NET_QUERY_MAX + 1] = "";
+
+  memset(&rq, 0, sizeof rq);
+  rq.method = (enum cairn_net_method)method;
+  rq.path = rt->path;
+  if (x->query && x->query->length > 0 &&
+      x->query->length <= CAIRN_NET_QUERY_MAX) {
+    memcpy(qbuf, x->query->s, x->query->length);
+    qbuf[x->query->length] = '\0';
+  }
+  rq.query = qbuf;
+  rq.peer = &ns->peer;
+  rq.body = body;
+  rq.body_len = blen;
+  rt->srv->stats.requests++;
+  rt->m[method].fn(x, &rq, rt->m[method].arg);
+  if (!x->replied) {
+    CAIRN_LOGW("net", "handler for %s gave no reply", rt->path);
+    cairn_net_reply_error(x, CAIRN_NET_INTERNAL_ERROR,
+                          "handler gave no reply");
+  }
+  /* libcoap answers 5.00 itself when it cannot take a body: that ends an
+   * observation like any other error. */
+  if (COAP_RESPONSE_CLASS(coap_pdu_get_code(x->resp)) != 2) x->observing = 0;
+}
+
 static void on_request(coap_resource_t *res, coap_session_t *cs,
                        const coap_pdu_t *req, const coap_string_t *query,
                        coap_pdu_t *resp)
@@ -398,11 +612,12 @@ static void on_request(coap_resource_t *res, coap_session_t *cs,
   struct route *rt = coap_resource_get_userdata(res);
   struct net_sess *ns = coap_session_get_app_data(cs);
   struct cairn_net_exchange x;
-  struct cairn_net_request rq;
+  struct observer *ob = NULL;
   int method = method_index(coap_pdu_get_code(req));
   const uint8_t *body;
   size_t blen;
-  char qbuf[CAIRN_NET_QUERY_MAX + 1] = "";
+  long observe = -1;
+  coap_block_b_t blk;
 
   memset(&x, 0, sizeof x);
   x.res = res;
@@ -446,25 +661,94 @@ static void on_request(coap_resource_t *res, coap_session_t *cs,
   }
   if (!collect_body(&x, ns, rt, method, &body, &blen)) return;
 
-  memset(&rq, 0, sizeof rq);
-  rq.method = (enum cairn_net_method)method;
-  rq.path = rt->path;
-  if (query && query->length > 0) {
-    memcpy(qbuf, query->s, query->length);
-    qbuf[query->length] = '\0';
+  /* Observe on an observable GET route: 1 deregisters; 0 registers when
+   * the handler answers 2.xx, for a request without a body that is not
+   * asking for a later block of a body. */
+  if (rt->observable && method == CAIRN_NET_GET) {
+    observe = opt_uint(req, COAP_OPTION_OBSERVE);
+    if (coap_get_block_b(cs, req, COAP_OPTION_BLOCK2, &blk) && blk.num > 0)
+      observe = -1;
   }
-  rq.query = qbuf;
-  rq.peer = &ns->peer;
-  rq.body = body;
-  rq.body_len = blen;
-  rt->srv->stats.requests++;
-  rt->m[method].fn(&x, &rq, rt->m[method].arg);
-  if (!x.replied) {
-    CAIRN_LOGW("net", "handler for %s gave no reply", rt->path);
-    cairn_net_reply_error(&x, CAIRN_NET_INTERNAL_ERROR,
-                          "handler gave no reply");
+  if (observe == COAP_OBSERVE_CANCEL)
+    obs_end_token(x.srv, ns, rt, coap_pdu_get_token(req));
+  if (observe == COAP_OBSERVE_ESTABLISH && !body &&
+      (ob = obs_prepare(ns, rt, req))) {
+    x.observe = 1;
+    x.seq = rt->seq;
+  }
+  run_handler(&x, ns, rt, method, body, blen);
+  if (observe == COAP_OBSERVE_ESTABLISH) {
+    /* An answer without Observe ends an earlier registration with the
+     * same token (RFC 7641 section 4.1). */
+    if (ob && x.observing) {
+      obs_insert(x.srv, ns, ob);
+      ob = NULL;
+    } else {
+      obs_end_token(x.srv, ns, rt, coap_pdu_get_token(req));
+    }
+    obs_free(ob);
   }
   if (body && body == ns->up.data) upload_drop(ns);
+}
+
+/* Builds and sends one notification of ob, a live observation of ns.
+ * Returns 0 when it could not be built (it stays due). */
+static int notify_one(struct cairn_net_server *s, struct net_sess *ns,
+                      struct observer *ob)
+{
+  coap_bin_const_t tok = coap_pdu_get_token(ob->req);
+  struct cairn_net_exchange x;
+  coap_string_t *query;
+  coap_pdu_t *pdu;
+
+  /* Confirmable: pushes must not be lost silently. libcoap holds it back
+   * while an earlier one to the same peer awaits its ACK. */
+  pdu = coap_pdu_init(COAP_MESSAGE_CON, 0, coap_new_message_id(ns->cs),
+                      coap_session_max_pdu_size(ns->cs));
+  if (!pdu || !coap_add_token(pdu, tok.length, tok.s)) {
+    coap_delete_pdu(pdu);
+    return 0;
+  }
+  query = coap_get_query(ob->req);
+  memset(&x, 0, sizeof x);
+  x.srv = s;
+  x.res = ob->rt->res;
+  x.sess = ns->cs;
+  x.req = ob->req;
+  x.query = query;
+  x.resp = pdu;
+  x.observe = 1;
+  x.seq = ob->rt->seq;
+  run_handler(&x, ns, ob->rt, CAIRN_NET_GET, NULL, 0);
+  coap_delete_string(query);
+  /* An answer without Observe (an error) tells the client it is over. */
+  if (!x.observing) obs_end(s, ob);
+  if (coap_send(ns->cs, pdu) == COAP_INVALID_MID)
+    CAIRN_LOGD("net", "notification of %s to %s not sent", ob->rt->path,
+               ns->peer.addr);
+  return 1;
+}
+
+/* Sends the notifications that are due (outside libcoap's processing),
+ * then frees the ended observations. Returns 1 when some stay due. */
+static int notify_due(struct cairn_net_server *s)
+{
+  int again = 0;
+
+  for (struct net_sess *ns = s->sessions; ns; ns = ns->next) {
+    for (struct observer *ob = ns->obs; ob; ob = ob->next) {
+      /* A handler may have freed the server (done when the pass ends):
+       * its routes' arguments may be gone, call nothing more. */
+      if (!ob->dirty || ob->ended || s->free_pending) continue;
+      ob->dirty = 0;
+      if (!notify_one(s, ns, ob)) {
+        ob->dirty = 1;
+        again = 1;
+      }
+    }
+  }
+  for (struct net_sess *ns = s->sessions; ns; ns = ns->next) obs_sweep(ns);
+  return again;
 }
 
 /* ------------------------------------------------------------------ */
@@ -488,12 +772,44 @@ static void server_closed(void *owner)
   free(owner);
 }
 
+/* Tells the observers that their observations are over, with a
+ * non-confirmable 4.04 (as libcoap did for its observers when a server
+ * went away), before the sessions close. */
+static void obs_goodbye(struct cairn_net_server *s)
+{
+  for (struct net_sess *ns = s->sessions; ns; ns = ns->next) {
+    for (struct observer *ob = ns->obs; ob; ob = ob->next) {
+      coap_bin_const_t tok = coap_pdu_get_token(ob->req);
+      coap_pdu_t *pdu;
+
+      if (ob->ended) continue;
+      obs_end(s, ob);
+      pdu = coap_pdu_init(COAP_MESSAGE_NON,
+                          cairn__net_code_to_coap(CAIRN_NET_NOT_FOUND),
+                          coap_new_message_id(ns->cs),
+                          coap_session_max_pdu_size(ns->cs));
+      if (!pdu || !coap_add_token(pdu, tok.length, tok.s)) {
+        coap_delete_pdu(pdu);
+        continue;
+      }
+      put_reason(pdu, "the server is shutting down");
+      coap_send(ns->cs, pdu);
+    }
+  }
+}
+
 static void server_release(struct cairn_net_server *s)
 {
   struct route *rt, *rn;
   struct net_sess *ns, *nn;
 
-  /* Polling has stopped (or never started): libcoap may close its fds. */
+  /* Polling has stopped (or never started): libcoap may close its fds.
+   * It frees only sessions nobody holds. */
+  if (s->io.ctx) obs_goodbye(s);
+  for (ns = s->sessions; ns; ns = ns->next) {
+    if (ns->pinned) coap_session_release(ns->cs);
+    ns->pinned = 0;
+  }
   if (s->io.ctx) coap_free_context(s->io.ctx);
   s->io.ctx = NULL;
   for (ns = s->sessions; ns; ns = nn) {
@@ -586,6 +902,7 @@ int cairn_net_server_new(uv_loop_t *loop,
   coap_context_set_block_mode(s->io.ctx, COAP_BLOCK_USE_LIBCOAP);
   coap_context_set_max_idle_sessions(s->io.ctx, s->max_sessions);
   coap_register_event_handler(s->io.ctx, on_event);
+  coap_register_nack_handler(s->io.ctx, on_nack);
   *out = s;
   s = NULL; /* transferred */
   r = CAIRN_OK;
@@ -666,9 +983,7 @@ int cairn_net_server_route(struct cairn_net_server *s,
       return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
     }
     uri = coap_new_str_const((const uint8_t *)path + 1, strlen(path) - 1);
-    /* Notifications confirmable: pushes must not be lost silently. */
-    rt->res = uri ? coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI |
-                                                COAP_RESOURCE_FLAGS_NOTIFY_CON)
+    rt->res = uri ? coap_resource_init(uri, COAP_RESOURCE_FLAGS_RELEASE_URI)
                   : NULL;
     if (!rt->res) {
       if (uri) coap_delete_str_const(uri);
@@ -677,6 +992,7 @@ int cairn_net_server_route(struct cairn_net_server *s,
       return cairn_seterr(CAIRN_ERR_NOMEM, "coap_resource_init failed");
     }
     rt->srv = s;
+    rt->seq = 2;
     coap_resource_set_userdata(rt->res, rt);
     coap_add_resource(s->io.ctx, rt->res);
     rt->next = s->routes;
@@ -686,10 +1002,8 @@ int cairn_net_server_route(struct cairn_net_server *s,
   rt->m[method].arg = arg;
   rt->m[method].flags = flags;
   coap_register_request_handler(rt->res, (coap_request_t)method, on_request);
-  if (flags & CAIRN_NET_ROUTE_OBSERVABLE) {
-    rt->observable = 1;
-    coap_resource_set_get_observable(rt->res, 1);
-  }
+  /* Not observable in libcoap's eyes: this file keeps the observers. */
+  if (flags & CAIRN_NET_ROUTE_OBSERVABLE) rt->observable = 1;
   return CAIRN_OK;
 }
 
@@ -749,7 +1063,10 @@ int cairn_net_server_notify(struct cairn_net_server *s, const char *path)
   if (!s || !path) return cairn_seterr(CAIRN_ERR_INVAL, "notify: NULL");
   if (!(rt = route_find(s, path)) || !rt->observable)
     return cairn_seterr(CAIRN_ERR_NOT_FOUND, "no observable route %s", path);
-  coap_resource_notify_observers(rt->res, NULL);
+  rt->seq = (rt->seq + 1) & 0xffffff;
+  for (struct net_sess *ns = s->sessions; ns; ns = ns->next)
+    for (struct observer *ob = ns->obs; ob; ob = ob->next)
+      if (ob->rt == rt && !ob->ended) ob->dirty = 1;
   cairn__net_io_kick(&s->io);
   return CAIRN_OK;
 }

@@ -854,6 +854,170 @@ static void test_observe(void)
   finish(s, c);
 }
 
+/* A route whose handler refuses (4.03) the observers named in refuse[]
+ * by their query, at registration or in a notification. */
+struct gate {
+  int value;
+  const char *refuse[4];
+  int calls[8]; /* handler calls per observer ("n=<i>") */
+};
+
+static void h_gate(struct cairn_net_exchange *x,
+                   const struct cairn_net_request *rq, void *arg)
+{
+  struct gate *g = arg;
+  char v[64];
+  int n = -1;
+
+  if (sscanf(rq->query, "n=%d", &n) == 1 && n >= 0 && n < 8) g->calls[n]++;
+  for (int i = 0; i < 4; i++) {
+    if (g->refuse[i] && !strcmp(g->refuse[i], rq->query)) {
+      CHECK_OK(cairn_net_reply_error(x, CAIRN_NET_FORBIDDEN, "refused %s",
+                                     rq->query));
+      return;
+    }
+  }
+  snprintf(v, sizeof v, "%s %d", rq->query, g->value);
+  reply_text(x, v);
+}
+
+static uint64_t observations(const struct cairn_net_server *s)
+{
+  struct cairn_net_server_stats st;
+
+  cairn_net_server_get_stats(s, &st);
+  return st.observations;
+}
+
+/* Runs the loop until the server counts want observations (deregistering
+ * takes a round trip). */
+static void wait_observations(const struct cairn_net_server *s, uint64_t want)
+{
+  for (int i = 0; i < 200 && observations(s) != want; i++) run_for(20);
+  CHECK_INT_EQ(observations(s), want);
+}
+
+/* Several observers, some refused with 4.03 while being notified: the
+ * refused ones get the error and end, the others keep being notified.
+ * (libcoap 4.3.1 crashed here when it kept the observers itself: see
+ * net_server.c.) */
+static void test_observe_refused(void)
+{
+  struct cairn_net_server *s = server_start(&server_c, bundle, 0);
+  struct cairn_net_client *c1 =
+      client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
+  struct cairn_net_client *c2 =
+      client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
+  struct cairn_net_observation *o5 = NULL;
+  struct resp r[8], extra[CAIRN_NET_OBSERVE_MAX + 1];
+  struct gate g;
+  char target[64];
+
+  memset(r, 0, sizeof r);
+  memset(extra, 0, sizeof extra);
+  memset(&g, 0, sizeof g);
+  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/gate",
+                                  CAIRN_NET_ROUTE_OBSERVABLE, h_gate, &g));
+  /* Four observers on c1's session, one on c2's; n=6 is refused at
+   * registration and never becomes an observer. */
+  g.refuse[0] = "n=6";
+  for (int i = 1; i <= 6; i++) {
+    snprintf(target, sizeof target, "/v1/gate?n=%d", i);
+    CHECK_OK(cairn_net_client_observe(i == 5 ? c2 : c1, target, on_resp,
+                                      &r[i], i == 5 ? &o5 : NULL));
+    CHECK(run_until(&r[i].done, 1, 8000));
+  }
+  for (int i = 1; i <= 5; i++) {
+    snprintf(target, sizeof target, "n=%d 0", i);
+    CHECK_INT_EQ(r[i].code, CAIRN_NET_CONTENT);
+    CHECK_INT_EQ(r[i].observing, 1);
+    CHECK_STR_EQ(cbor_untext(r[i].body, r[i].len), target);
+  }
+  CHECK_INT_EQ(r[6].code, CAIRN_NET_FORBIDDEN);
+  CHECK_INT_EQ(r[6].observing, 0);
+  CHECK_STR_EQ(body_text(&r[6]), "refused n=6");
+  CHECK_INT_EQ(observations(s), 5);
+
+  /* Two neighbouring observers of the same session refused at once. */
+  g.refuse[1] = "n=2";
+  g.refuse[2] = "n=3";
+  g.value = 1;
+  CHECK_OK(cairn_net_server_notify(s, "/v1/gate"));
+  for (int i = 1; i <= 5; i++) CHECK(run_until(&r[i].done, 2, 8000));
+  for (int i = 2; i <= 3; i++) {
+    snprintf(target, sizeof target, "refused n=%d", i);
+    CHECK_INT_EQ(r[i].code, CAIRN_NET_FORBIDDEN);
+    CHECK_INT_EQ(r[i].observing, 0);
+    CHECK_STR_EQ(body_text(&r[i]), target);
+  }
+  CHECK_INT_EQ(r[1].code, CAIRN_NET_CONTENT);
+  CHECK_INT_EQ(r[1].observing, 1);
+  CHECK_STR_EQ(cbor_untext(r[1].body, r[1].len), "n=1 1");
+  CHECK_STR_EQ(cbor_untext(r[4].body, r[4].len), "n=4 1");
+  CHECK_STR_EQ(cbor_untext(r[5].body, r[5].len), "n=5 1");
+  CHECK_INT_EQ(observations(s), 3);
+
+  /* The ended ones are not asked again; the others still hear. */
+  g.value = 2;
+  CHECK_OK(cairn_net_server_notify(s, "/v1/gate"));
+  for (int i = 1; i <= 5; i += 3) CHECK(run_until(&r[i].done, 3, 8000));
+  CHECK(run_until(&r[5].done, 3, 8000));
+  run_for(50);
+  CHECK_INT_EQ(r[2].done, 2);
+  CHECK_INT_EQ(r[3].done, 2);
+  CHECK_INT_EQ(g.calls[2], 2);
+  CHECK_INT_EQ(g.calls[3], 2);
+  CHECK_STR_EQ(cbor_untext(r[4].body, r[4].len), "n=4 2");
+
+  /* Every observer of c1 refused: c2's observer is untouched. */
+  g.refuse[1] = "n=1";
+  g.refuse[2] = "n=4";
+  g.value = 3;
+  CHECK_OK(cairn_net_server_notify(s, "/v1/gate"));
+  for (int i = 1; i <= 5; i++)
+    if (i != 2 && i != 3) CHECK(run_until(&r[i].done, 4, 8000));
+  CHECK_INT_EQ(r[1].code, CAIRN_NET_FORBIDDEN);
+  CHECK_INT_EQ(r[4].code, CAIRN_NET_FORBIDDEN);
+  CHECK_INT_EQ(r[4].observing, 0);
+  CHECK_INT_EQ(r[5].code, CAIRN_NET_CONTENT);
+  CHECK_INT_EQ(r[5].observing, 1);
+  CHECK_STR_EQ(cbor_untext(r[5].body, r[5].len), "n=5 3");
+  CHECK_INT_EQ(observations(s), 1);
+
+  /* At most CAIRN_NET_OBSERVE_MAX per session: one more is answered
+   * without Observe. */
+  for (int i = 0; i <= CAIRN_NET_OBSERVE_MAX; i++) {
+    snprintf(target, sizeof target, "/v1/gate?m=%d", i);
+    CHECK_OK(cairn_net_client_observe(c1, target, on_resp, &extra[i], NULL));
+    CHECK(run_until(&extra[i].done, 1, 8000));
+    CHECK_INT_EQ(extra[i].code, CAIRN_NET_CONTENT);
+    CHECK_INT_EQ(extra[i].observing, i < CAIRN_NET_OBSERVE_MAX);
+  }
+  CHECK_INT_EQ(observations(s), CAIRN_NET_OBSERVE_MAX + 1);
+
+  /* Deregistering and the end of a session end observations too. */
+  cairn_net_observation_cancel(o5);
+  wait_observations(s, CAIRN_NET_OBSERVE_MAX);
+  cairn_net_client_free(c1);
+  wait_observations(s, 0);
+
+  /* A server that goes away tells its observers (4.04). */
+  resp_clear(&r[7]);
+  CHECK_OK(cairn_net_client_observe(c2, "/v1/gate?n=7", on_resp, &r[7],
+                                    NULL));
+  CHECK(run_until(&r[7].done, 1, 8000));
+  CHECK_INT_EQ(r[7].observing, 1);
+  cairn_net_server_free(s);
+  CHECK(run_until(&r[7].done, 2, 8000));
+  CHECK_INT_EQ(r[7].code, CAIRN_NET_NOT_FOUND);
+  CHECK_INT_EQ(r[7].observing, 0);
+  CHECK_STR_EQ(body_text(&r[7]), "the server is shutting down");
+
+  for (int i = 0; i < 8; i++) resp_clear(&r[i]);
+  for (int i = 0; i <= CAIRN_NET_OBSERVE_MAX; i++) resp_clear(&extra[i]);
+  finish(NULL, c2);
+}
+
 static void test_rotation(void)
 {
   struct cairn_net_server *s = server_start(&server_c, bundle, 0);
@@ -1230,6 +1394,7 @@ int main(void)
   RUN(test_bootstrap_peer);
   RUN(test_blockwise);
   RUN(test_observe);
+  RUN(test_observe_refused);
   RUN(test_rotation);
   RUN(test_bundle_change);
   RUN(test_timeout);

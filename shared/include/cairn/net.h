@@ -91,6 +91,7 @@ enum cairn_net_method {
                                      with '&'); longer queries get 4.00 */
 #define CAIRN_NET_REASON_MAX 200  /* diagnostic payload bytes */
 #define CAIRN_NET_CREDS_MAX (64u * 1024)  /* chain PEM and key PEM caps */
+#define CAIRN_NET_OBSERVE_MAX 16  /* observations per server session */
 
 /* "4.04" for 404 into out (needs 5 bytes); returns out. */
 char *cairn_net_code_str(int code, char out[5]);
@@ -178,7 +179,8 @@ struct cairn_net_request {
  * cairn_net_reply_error() before returning (otherwise the client gets
  * 5.00). x is valid only during the call. For an observable route the
  * handler also runs for every notification, with the observer's request
- * and peer. */
+ * and peer; answering a notification with an error sends that error and
+ * ends the observation. */
 typedef void (*cairn_net_handler_fn)(struct cairn_net_exchange *x,
                                      const struct cairn_net_request *req,
                                      void *arg);
@@ -186,7 +188,13 @@ typedef void (*cairn_net_handler_fn)(struct cairn_net_exchange *x,
 enum {
   /* Bootstrap peers may call the route (without it they get 4.01). */
   CAIRN_NET_ROUTE_BOOTSTRAP = 1 << 0,
-  /* GET only: clients may observe it; see cairn_net_server_notify(). */
+  /* GET only: clients may observe it; see cairn_net_server_notify(). A
+   * GET with Observe 0 and no body registers when the handler answers
+   * 2.xx (the answer then carries Observe), up to CAIRN_NET_OBSERVE_MAX
+   * observations per session (beyond, answers carry no Observe). An
+   * observation ends on deregistration (Observe 1), an error answer, a
+   * notification the client rejects or never acknowledges, or the end of
+   * the session; freeing the server sends observers a 4.04. */
   CAIRN_NET_ROUTE_OBSERVABLE = 1 << 1
 };
 
@@ -238,6 +246,7 @@ struct cairn_net_server_stats {
   uint64_t rejected;         /* peers refused during the handshake */
   uint64_t requests;         /* handler calls */
   uint64_t refused;          /* requests answered 4.xx by the layer */
+  uint64_t observations;     /* observations alive */
 };
 void cairn_net_server_get_stats(const struct cairn_net_server *s,
                                 struct cairn_net_server_stats *st);
