@@ -7,6 +7,7 @@
 #include "cairn/cfg.h"
 #include "cairn/buf.h"
 #include "cairn/err.h"
+#include "cairn/id.h"
 #include "cairn/util.h"
 
 #include <errno.h>
@@ -1054,4 +1055,293 @@ static int unused_walk(const struct cairn_cfg *n)
 int cairn_cfg_check_unused(const struct cairn_cfg *n)
 {
   return n ? unused_walk(n) : CAIRN_OK;
+}
+
+/* ---- helpers for daemon loaders ----------------------------------------- */
+
+const struct cairn_cfg *cairn_cfg_where(const struct cairn_cfg *blk,
+                                        const char *key)
+{
+  for (size_t i = 0; key && i < cairn_cfg_count(blk); i++) {
+    const struct cairn_cfg *n = blk->kids[i];
+    if (n->key && strcmp(n->key, key) == 0) return n;
+  }
+  return blk;
+}
+
+int cairn_cfg_set_str(char **dst, const char *s)
+{
+  char *d = cairn_strdup(s);
+  if (!d) return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
+  free(*dst);
+  *dst = d;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_single_block(const struct cairn_cfg *parent, const char *key,
+                           const struct cairn_cfg **out)
+{
+  const struct cairn_cfg *first = NULL;
+  int r;
+
+  *out = NULL;
+  if ((r = cairn_cfg_get_block(parent, key, &first)) != CAIRN_OK) return r;
+  for (size_t i = 0; i < parent->nkids; i++) {
+    const struct cairn_cfg *n = parent->kids[i];
+    if (n != first && strcmp(n->key, key) == 0)
+      return cairn_cfg_error(n, "a second '%s' block (the first is at line %d)",
+                             key, first->line);
+  }
+  *out = first;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_path_join(const char *dir, const char *path, char **out)
+{
+  size_t dl, pl;
+  char *s;
+
+  if (!path) return cairn_seterr(CAIRN_ERR_INVAL, "no path");
+  if (!dir || path[0] == '/') return cairn_cfg_set_str(out, path);
+  dl = strlen(dir);
+  pl = strlen(path);
+  while (dl > 1 && dir[dl - 1] == '/') dl--;
+  if (dl + 1 + pl > CAIRN_CFG_PATH_MAX)
+    return cairn_seterr(CAIRN_ERR_CONFIG, "path %s/%s is too long", dir, path);
+  s = malloc(dl + 1 + pl + 1);
+  if (!s) return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
+  memcpy(s, dir, dl);
+  s[dl] = '/';
+  memcpy(s + dl + 1, path, pl + 1);
+  free(*out);
+  *out = s;
+  return CAIRN_OK;
+}
+
+/* A path string of 1..CAIRN_CFG_PATH_MAX bytes, not copied. */
+static int get_path_str(const struct cairn_cfg *blk, const char *key,
+                        const struct cairn_cfg **np)
+{
+  const struct cairn_cfg *n = NULL;
+  int r = find(blk, key, &n);
+
+  if (r != CAIRN_OK) return r;
+  if (n->type != CAIRN_CFG_STRING) return mismatch(n, "a string");
+  if (!n->str[0]) return cairn_cfg_error(n, "%s: empty path", key);
+  if (strlen(n->str) > CAIRN_CFG_PATH_MAX)
+    return cairn_cfg_error(n, "%s: path longer than %d bytes", key,
+                           CAIRN_CFG_PATH_MAX);
+  *np = n;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_get_path(const struct cairn_cfg *blk, const char *key,
+                       const char *base_dir, char **out)
+{
+  const struct cairn_cfg *n = NULL;
+  int r = get_path_str(blk, key, &n);
+
+  if (r != CAIRN_OK) return r;
+  r = cairn_cfg_path_join(base_dir, n->str, out);
+  if (r == CAIRN_ERR_CONFIG) return cairn_cfg_error(n, "%s", cairn_errdetail());
+  return r;
+}
+
+int cairn_cfg_get_socket_path(const struct cairn_cfg *blk, const char *key,
+                              char **out)
+{
+  const struct cairn_cfg *n = NULL;
+  int r = get_path_str(blk, key, &n);
+
+  if (r != CAIRN_OK) return r;
+  if (strlen(n->str) > CAIRN_CFG_SOCKET_PATH_MAX)
+    return cairn_cfg_error(n, "%s: %zu bytes, a Unix socket path may have at "
+                           "most %d", key, strlen(n->str),
+                           CAIRN_CFG_SOCKET_PATH_MAX);
+  return cairn_cfg_set_str(out, n->str);
+}
+
+int cairn_cfg_get_trust_domain(const struct cairn_cfg *blk, const char *key,
+                               char **out)
+{
+  const struct cairn_cfg *n = NULL;
+  int r = find(blk, key, &n);
+
+  if (r != CAIRN_OK) return r;
+  if (n->type != CAIRN_CFG_STRING) return mismatch(n, "a string");
+  if (cairn_td_validate(n->str) != CAIRN_OK) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", cairn_errdetail());
+    if (strncmp(n->str, "spiffe://", 9) == 0)
+      return cairn_cfg_error(n, "%s: give the bare name (\"%.200s\"), not a "
+                             "SPIFFE ID", key, n->str + 9);
+    return cairn_cfg_error(n, "%s: invalid trust domain \"%.200s\": %s", key,
+                           n->str, why);
+  }
+  return cairn_cfg_set_str(out, n->str);
+}
+
+int cairn_cfg_get_log_level(const struct cairn_cfg *blk, const char *key,
+                            enum cairn_log_level *out)
+{
+  const char *s = NULL;
+  enum cairn_log_level l;
+  int r = cairn_cfg_get_str(blk, key, &s);
+
+  if (r != CAIRN_OK) return r;
+  if (cairn_log_level_parse(s, &l) != CAIRN_OK)
+    return cairn_cfg_error(cairn_cfg_where(blk, key),
+                           "%s: \"%.64s\" is not one of DEBUG, INFO, WARN, "
+                           "ERROR", key, s);
+  *out = l;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_load_file(const char *path, cairn_cfg_load_fn fn, void *ctx)
+{
+  struct cairn_cfg *root = NULL;
+  int r;
+
+  if (!path || !path[0])
+    return cairn_seterr(CAIRN_ERR_INVAL, "no configuration file given");
+  if ((r = cairn_cfg_parse_file(path, &root)) != CAIRN_OK) return r;
+  r = fn(path, root, ctx);
+  cairn_cfg_free(root);
+  return r;
+}
+
+int cairn_cfg_load_buf(const char *name, const char *data, size_t len,
+                       cairn_cfg_load_fn fn, void *ctx)
+{
+  struct cairn_cfg *root = NULL;
+  int r;
+
+  if (!data && len) return cairn_seterr(CAIRN_ERR_INVAL, "no data");
+  if (!name) name = "<config>";
+  r = cairn_cfg_parse_buf(name, data ? data : "", len, &root);
+  if (r != CAIRN_OK) return r;
+  r = fn(name, root, ctx);
+  cairn_cfg_free(root);
+  return r;
+}
+
+/* ---- plugins -------------------------------------------------------------- */
+
+int cairn_cfg_plugins_init(struct cairn_cfg_plugins *it,
+                           const struct cairn_cfg *plugins,
+                           const char *program,
+                           const struct cairn_cfg_plugin_type *types,
+                           size_t ntypes)
+{
+  if (!it || !program || !types || ntypes == 0 ||
+      ntypes > CAIRN_CFG_PLUGIN_TYPES_MAX)
+    return cairn_seterr(CAIRN_ERR_INVAL, "invalid plugin type table");
+  if (plugins && plugins->type != CAIRN_CFG_BLOCK)
+    return cairn_seterr(CAIRN_ERR_INVAL, "plugins is not a block");
+  memset(it, 0, sizeof *it);
+  it->plugins = plugins;
+  it->program = program;
+  it->types = types;
+  it->ntypes = ntypes;
+  return CAIRN_OK;
+}
+
+/* Writes the items of a NULL-terminated list (or the first n of an array
+ * of types when names is NULL) as "A, B, C" or, quoted, "\"a\" and \"b\"". */
+static void name_list(char *out, size_t outlen, const char *const *names,
+                      const struct cairn_cfg_plugin_type *types, size_t n)
+{
+  size_t o = 0;
+
+  out[0] = 0;
+  if (names)
+    for (n = 0; names[n]; n++) {}
+  for (size_t i = 0; i < n; i++) {
+    const char *sep = i == 0 ? "" : (names && i + 1 == n ? " and " : ", ");
+    int k = names ? snprintf(out + o, outlen - o, "%s\"%s\"", sep, names[i])
+                  : snprintf(out + o, outlen - o, "%s%s", sep, types[i].name);
+    if (k < 0 || (size_t)k >= outlen - o) return;  /* truncated */
+    o += (size_t)k;
+  }
+}
+
+/* Checks one plugin block; CAIRN_OK with p filled for an enabled one,
+ * CAIRN_ERR_NOT_FOUND for a disabled one. */
+static int plugin_check(struct cairn_cfg_plugins *it,
+                        const struct cairn_cfg *pb, struct cairn_cfg_plugin *p)
+{
+  static const char *const external[] = {"plugin_cmd", "plugin_checksum",
+                                         "plugin_data_file"};
+  const struct cairn_cfg_plugin_type *pt;
+  const struct cairn_cfg *pd = NULL;
+  char list[300];
+  size_t t;
+  int enabled = 1, r;
+
+  cairn_cfg_mark_used(pb);
+  for (t = 0; t < it->ntypes; t++)
+    if (strcmp(pb->key, it->types[t].name) == 0) break;
+  if (t == it->ntypes) {
+    name_list(list, sizeof list, NULL, it->types, it->ntypes);
+    return cairn_cfg_error(pb, "unknown plugin type '%.64s' (%s has %s)",
+                           pb->key, it->program, list);
+  }
+  pt = &it->types[t];
+  if (pb->type != CAIRN_CFG_BLOCK || pb->nlabels != 1)
+    return cairn_cfg_error(pb, "%s: expected a plugin block %s \"<name>\" "
+                           "{ plugin_data { ... } }", pb->key, pb->key);
+  r = cairn_cfg_get_bool(pb, "enabled", &enabled);
+  if (r != CAIRN_OK && r != CAIRN_ERR_NOT_FOUND) return r;
+  if (!enabled) {
+    cairn_cfg_mark_tree_used(pb);
+    return CAIRN_ERR_NOT_FOUND;
+  }
+  for (size_t i = 0; i < pb->nkids; i++)
+    for (size_t j = 0; j < sizeof external / sizeof *external; j++)
+      if (strcmp(pb->kids[i]->key, external[j]) == 0)
+        return cairn_cfg_error(pb->kids[i],
+                               "%s: external plugins are not supported; "
+                               "Cairn's plugins are built in and take "
+                               "plugin_data { }", external[j]);
+  r = cairn_cfg_get_block(pb, "plugin_data", &pd);
+  if (r == CAIRN_ERR_NOT_FOUND) pd = NULL;
+  else if (r != CAIRN_OK) return r;
+  if (!pt->multi && it->first[t])
+    return cairn_cfg_error(pb, "a second %s plugin; only one may be enabled "
+                           "(the first is at line %d)", pt->name,
+                           it->first[t]->line);
+  if (!it->first[t]) it->first[t] = pb;
+  if (pt->names) {
+    size_t i;
+    for (i = 0; pt->names[i]; i++)
+      if (strcmp(pb->labels[0], pt->names[i]) == 0) break;
+    if (!pt->names[i]) {
+      name_list(list, sizeof list, pt->names, NULL, 0);
+      return cairn_cfg_error(pb, "unknown %s plugin \"%.64s\" (Cairn has %s)",
+                             pt->name, pb->labels[0], list);
+    }
+  }
+  p->type = t;
+  p->type_name = pt->name;
+  p->name = pb->labels[0];
+  p->block = pb;
+  p->data = pd;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_plugins_next(struct cairn_cfg_plugins *it,
+                           struct cairn_cfg_plugin *p)
+{
+  memset(p, 0, sizeof *p);
+  while (it->pos < cairn_cfg_count(it->plugins)) {
+    int r = plugin_check(it, it->plugins->kids[it->pos++], p);
+    if (r != CAIRN_ERR_NOT_FOUND) return r;
+  }
+  return CAIRN_ERR_NOT_FOUND;
+}
+
+const struct cairn_cfg *cairn_cfg_plugins_first(
+    const struct cairn_cfg_plugins *it, size_t type)
+{
+  return it && type < it->ntypes ? it->first[type] : NULL;
 }

@@ -850,6 +850,448 @@ static void test_files(void)
   CHECK_ERR(cairn_cfg_parse_file(NULL, &root), CAIRN_ERR_INVAL);
 }
 
+/* ---- helpers for daemon loaders ---- */
+
+static void test_where_set_str(void)
+{
+  struct cairn_cfg *root = parse("a = 1\nblk {\n  k = \"v\"\n  k2 = [1]\n}\n");
+  const struct cairn_cfg *blk;
+  char *s = NULL;
+  if (!root) return;
+  blk = cairn_cfg_at(root, 1);
+  CHECK(cairn_cfg_where(root, "a") == cairn_cfg_at(root, 0));
+  CHECK_INT_EQ(cairn_cfg_line(cairn_cfg_where(blk, "k2")), 4);
+  CHECK(cairn_cfg_where(blk, "missing") == blk);
+  CHECK(cairn_cfg_where(NULL, "a") == NULL);
+  /* cairn_cfg_where does not mark: everything is still unused. */
+  CHECK_ERR(cairn_cfg_check_unused(root), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:1: unknown key 'a' at top level");
+  CHECK_ERR(cairn_cfg_error(cairn_cfg_where(blk, "k"), "k: bad"), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:3: k: bad");
+  CHECK_ERR(cairn_cfg_error(cairn_cfg_where(blk, "x"), "x: bad"), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:2: x: bad");
+
+  CHECK_OK(cairn_cfg_set_str(&s, "one"));
+  CHECK_STR_EQ(s, "one");
+  CHECK_OK(cairn_cfg_set_str(&s, "two"));  /* "one" freed (ASan would see) */
+  CHECK_STR_EQ(s, "two");
+  free(s);
+  cairn_cfg_free(root);
+}
+
+static void test_single_block(void)
+{
+  struct cairn_cfg *root = parse("server {\n}\nplugins {}\nserver { a = 1 }\n"
+                                 "n = 5\nsub { x {} }\n");
+  const struct cairn_cfg *b = (const struct cairn_cfg *)1;
+  if (!root) return;
+  CHECK_ERR(cairn_cfg_single_block(root, "server", &b), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(),
+               "t.conf:4: a second 'server' block (the first is at line 1)");
+  CHECK(b == NULL);
+  CHECK_OK(cairn_cfg_single_block(root, "plugins", &b));
+  CHECK_INT_EQ(cairn_cfg_line(b), 3);
+  b = (const struct cairn_cfg *)1;
+  CHECK_ERR(cairn_cfg_single_block(root, "missing", &b), CAIRN_ERR_NOT_FOUND);
+  CHECK(b == NULL);
+  CHECK_ERR(cairn_cfg_single_block(root, "n", &b), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:5: n: expected a block, got a number");
+  CHECK_ERR(cairn_cfg_single_block(NULL, "n", &b), CAIRN_ERR_NOT_FOUND);
+  /* Below the root too; the found block is marked used. */
+  CHECK_OK(cairn_cfg_single_block(cairn_cfg_block(root, "sub"), "x", &b));
+  CHECK_INT_EQ(cairn_cfg_line(b), 6);
+  cairn_cfg_free(root);
+
+  root = parse("n = 1\nserver { }\n");
+  if (!root) return;
+  CHECK_OK(cairn_cfg_single_block(root, "server", &b));
+  CHECK_ERR(cairn_cfg_check_unused(root), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:1: unknown key 'n' at top level");
+  cairn_cfg_free(root);
+}
+
+/* A string of n copies of c, in one of 6 rotating static buffers big
+ * enough for the path limits. */
+static const char *rep(char c, size_t n)
+{
+  static char buf[6][CAIRN_CFG_PATH_MAX + 16];
+  static int which;
+  char *b = buf[which = (which + 1) % 6];
+  if (n >= sizeof buf[0]) n = sizeof buf[0] - 1;
+  memset(b, c, n);
+  b[n] = 0;
+  return b;
+}
+
+static void test_path_join(void)
+{
+  char *out = NULL;
+  char dir[CAIRN_CFG_PATH_MAX + 8];
+
+  CHECK_OK(cairn_cfg_path_join("/var/lib", "keys", &out));
+  CHECK_STR_EQ(out, "/var/lib/keys");
+  CHECK_OK(cairn_cfg_path_join("/var/lib//", "a/b", &out));
+  CHECK_STR_EQ(out, "/var/lib/a/b");
+  CHECK_OK(cairn_cfg_path_join("rel", "x", &out));
+  CHECK_STR_EQ(out, "rel/x");
+  CHECK_OK(cairn_cfg_path_join("/", "x", &out));
+  CHECK_STR_EQ(out, "//x");
+  CHECK_OK(cairn_cfg_path_join("/var/lib", "/abs/x", &out));
+  CHECK_STR_EQ(out, "/abs/x");
+  CHECK_OK(cairn_cfg_path_join(NULL, "rel/x", &out));
+  CHECK_STR_EQ(out, "rel/x");
+  CHECK_ERR(cairn_cfg_path_join("/d", NULL, &out), CAIRN_ERR_INVAL);
+  /* The limit counts the joined path: "/" + 4093 + "/" + "k" = 4096. */
+  snprintf(dir, sizeof dir, "/%s", rep('d', CAIRN_CFG_PATH_MAX - 4));
+  CHECK_OK(cairn_cfg_path_join(dir, "kk", &out));
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);
+  CHECK_ERR(cairn_cfg_path_join(dir, "kkk", &out), CAIRN_ERR_CONFIG);
+  CHECK(strncmp(cairn_errdetail(), "path /ddd", 9) == 0);
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);  /* untouched */
+  /* Trailing slashes do not count. */
+  snprintf(dir, sizeof dir, "/%s///", rep('d', CAIRN_CFG_PATH_MAX - 4));
+  CHECK_OK(cairn_cfg_path_join(dir, "kk", &out));
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);
+  free(out);
+}
+
+static void test_get_path(void)
+{
+  char text[3 * CAIRN_CFG_PATH_MAX + 512], base[CAIRN_CFG_PATH_MAX];
+  struct cairn_cfg *root;
+  char *out = NULL;
+
+  snprintf(text, sizeof text,
+           "rel = \"sub/f\"\n"        /* 1 */
+           "abs = \"/etc/f\"\n"       /* 2 */
+           "empty = \"\"\n"           /* 3 */
+           "num = 5\n"                /* 4 */
+           "max = \"/%s\"\n"          /* 5 */
+           "over = \"/%s\"\n"         /* 6 */
+           "joined = \"%s\"\n"        /* 7 */
+           "sock = \"/%s\"\n"         /* 8 */
+           "sock2 = \"/%s\"\n",       /* 9 */
+           rep('m', CAIRN_CFG_PATH_MAX - 1), rep('o', CAIRN_CFG_PATH_MAX),
+           rep('j', 100), rep('s', CAIRN_CFG_SOCKET_PATH_MAX - 1),
+           rep('t', CAIRN_CFG_SOCKET_PATH_MAX));
+  root = parse(text);
+  if (!root) return;
+
+  CHECK_OK(cairn_cfg_set_str(&out, "default"));
+  CHECK_ERR(cairn_cfg_get_path(root, "missing", "/base", &out),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK_STR_EQ(out, "default");
+  CHECK_OK(cairn_cfg_get_path(root, "rel", NULL, &out));
+  CHECK_STR_EQ(out, "sub/f");
+  CHECK_OK(cairn_cfg_get_path(root, "rel", "/base/", &out));
+  CHECK_STR_EQ(out, "/base/sub/f");
+  CHECK_OK(cairn_cfg_get_path(root, "abs", "/base", &out));
+  CHECK_STR_EQ(out, "/etc/f");
+  CHECK_ERR(cairn_cfg_get_path(root, "empty", NULL, &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:3: empty: empty path");
+  CHECK_ERR(cairn_cfg_get_path(root, "num", NULL, &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:4: num: expected a string, got a number");
+  CHECK_OK(cairn_cfg_get_path(root, "max", NULL, &out));
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);
+  CHECK_ERR(cairn_cfg_get_path(root, "over", NULL, &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:6: over: path longer than 4096 bytes");
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);  /* untouched */
+  /* Joined too long: the error names the value's line. */
+  /* Joined too long: the error names the value's line. A base of only
+   * slashes is "/" (and gives "//joined"). */
+  snprintf(base, sizeof base, "/%s", rep('b', 3995));  /* 3996 + 1 + 100 */
+  CHECK_ERR(cairn_cfg_get_path(root, "joined", base, &out), CAIRN_ERR_CONFIG);
+  CHECK(strncmp(cairn_errdetail(), "t.conf:7: path /bbb", 19) == 0);
+  base[3995] = 0;  /* 3995 + 1 + 100 = 4096 */
+  CHECK_OK(cairn_cfg_get_path(root, "joined", base, &out));
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_PATH_MAX);
+  CHECK_OK(cairn_cfg_get_path(root, "joined", rep('/', 3990), &out));
+  CHECK_INT_EQ(strlen(out), 2 + 100);
+
+  CHECK_OK(cairn_cfg_get_socket_path(root, "sock", &out));
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_SOCKET_PATH_MAX);
+  CHECK_ERR(cairn_cfg_get_socket_path(root, "sock2", &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:9: sock2: 108 bytes, a Unix socket "
+               "path may have at most 107");
+  CHECK_ERR(cairn_cfg_get_socket_path(root, "empty", &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:3: empty: empty path");
+  CHECK_ERR(cairn_cfg_get_socket_path(root, "over", &out), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:6: over: path longer than 4096 bytes");
+  CHECK_ERR(cairn_cfg_get_socket_path(root, "missing", &out),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK_INT_EQ(strlen(out), CAIRN_CFG_SOCKET_PATH_MAX);
+  /* The getters marked what they read (including failed values). */
+  CHECK_OK(cairn_cfg_check_unused(root));
+  free(out);
+  cairn_cfg_free(root);
+}
+
+static void test_td_log_level(void)
+{
+  struct cairn_cfg *root = parse(
+      "td = \"example.org\"\n"            /* 1 */
+      "id = \"spiffe://example.org\"\n"   /* 2 */
+      "bad = \"Bad_TD\"\n"                /* 3 */
+      "n = 1\n"                           /* 4 */
+      "l1 = \"debug\"\n"                  /* 5 */
+      "l2 = \"WARN\"\n"                   /* 6 */
+      "l3 = \"verbose\"\n");              /* 7 */
+  char *td = NULL;
+  enum cairn_log_level lv = CAIRN_LOG_INFO;
+  if (!root) return;
+  CHECK_ERR(cairn_cfg_get_trust_domain(root, "missing", &td), CAIRN_ERR_NOT_FOUND);
+  CHECK(td == NULL);
+  CHECK_OK(cairn_cfg_get_trust_domain(root, "td", &td));
+  CHECK_STR_EQ(td, "example.org");
+  CHECK_ERR(cairn_cfg_get_trust_domain(root, "id", &td), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:2: id: give the bare name "
+               "(\"example.org\"), not a SPIFFE ID");
+  CHECK_ERR(cairn_cfg_get_trust_domain(root, "bad", &td), CAIRN_ERR_CONFIG);
+  CHECK(strncmp(cairn_errdetail(), "t.conf:3: bad: invalid trust domain "
+                "\"Bad_TD\": ", 46) == 0);
+  CHECK(strlen(cairn_errdetail()) > 46);  /* the reason follows */
+  CHECK_ERR(cairn_cfg_get_trust_domain(root, "n", &td), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:4: n: expected a string, got a number");
+  CHECK_STR_EQ(td, "example.org");
+
+  CHECK_ERR(cairn_cfg_get_log_level(root, "missing", &lv), CAIRN_ERR_NOT_FOUND);
+  CHECK_INT_EQ(lv, CAIRN_LOG_INFO);
+  CHECK_OK(cairn_cfg_get_log_level(root, "l1", &lv));
+  CHECK_INT_EQ(lv, CAIRN_LOG_DEBUG);
+  CHECK_OK(cairn_cfg_get_log_level(root, "l2", &lv));
+  CHECK_INT_EQ(lv, CAIRN_LOG_WARN);
+  CHECK_ERR(cairn_cfg_get_log_level(root, "l3", &lv), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:7: l3: \"verbose\" is not one of "
+               "DEBUG, INFO, WARN, ERROR");
+  CHECK_INT_EQ(lv, CAIRN_LOG_WARN);
+  CHECK_ERR(cairn_cfg_get_log_level(root, "n", &lv), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:4: n: expected a string, got a number");
+  free(td);
+  cairn_cfg_free(root);
+}
+
+struct load_seen {
+  char name[256];
+  int calls;
+  size_t count;
+  int ret;
+};
+
+static int load_cb(const char *name, const struct cairn_cfg *root, void *ctx)
+{
+  struct load_seen *ls = ctx;
+  snprintf(ls->name, sizeof ls->name, "%s", name);
+  ls->calls++;
+  ls->count = cairn_cfg_count(root);
+  if (ls->ret) return cairn_cfg_error(root, "rejected");
+  return CAIRN_OK;
+}
+
+static void test_load_fn(void)
+{
+  struct load_seen ls;
+  const char *path = test_path("load.conf");
+
+  memset(&ls, 0, sizeof ls);
+  CHECK_OK(cairn_cfg_load_buf("b.conf", "a = 1 b = 2", 11, load_cb, &ls));
+  CHECK_STR_EQ(ls.name, "b.conf");
+  CHECK_INT_EQ(ls.count, 2);
+  CHECK_OK(cairn_cfg_load_buf(NULL, NULL, 0, load_cb, &ls));
+  CHECK_STR_EQ(ls.name, "<config>");
+  CHECK_INT_EQ(ls.count, 0);
+  CHECK_INT_EQ(ls.calls, 2);
+  CHECK_ERR(cairn_cfg_load_buf("b.conf", NULL, 3, load_cb, &ls), CAIRN_ERR_INVAL);
+  CHECK_STR_EQ(cairn_errdetail(), "no data");
+  CHECK_ERR(cairn_cfg_load_buf("b.conf", "a = ", 4, load_cb, &ls), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "b.conf:1: unexpected end of file, expected a value");
+  CHECK_INT_EQ(ls.calls, 2);  /* not called for unparsable input */
+  ls.ret = 1;
+  CHECK_ERR(cairn_cfg_load_buf("b.conf", "", 0, load_cb, &ls), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "b.conf: rejected");
+  ls.ret = 0;
+
+  CHECK_INT_EQ(test_write_file(path, "x {}\n", 5), 0);
+  CHECK_OK(cairn_cfg_load_file(path, load_cb, &ls));
+  CHECK_STR_EQ(ls.name, path);
+  CHECK_INT_EQ(ls.count, 1);
+  CHECK_ERR(cairn_cfg_load_file("", load_cb, &ls), CAIRN_ERR_INVAL);
+  CHECK_STR_EQ(cairn_errdetail(), "no configuration file given");
+  CHECK_ERR(cairn_cfg_load_file(NULL, load_cb, &ls), CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_load_file(test_path("absent.conf"), load_cb, &ls),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK_INT_EQ(ls.calls, 4);
+}
+
+/* ---- plugins ---- */
+
+enum { T_STORE, T_KM, T_NA, T_ANY, T__N };
+static const char *const g_store_names[] = {"sql", NULL};
+static const char *const g_km_names[] = {"disk", "memory", NULL};
+static const char *const g_na_names[] = {"join_token", "x509pop", "tpm", NULL};
+static const struct cairn_cfg_plugin_type g_types[T__N] = {
+    {"DataStore", 0, g_store_names},
+    {"KeyManager", 0, g_km_names},
+    {"NodeAttestor", 1, g_na_names},
+    {"Notifier", 0, NULL}};
+
+/* Iterates over the plugins block of text; returns the result of the
+ * first failing step (CAIRN_ERR_NOT_FOUND when all went through) and
+ * writes "Type/name@line" of each plugin yielded into seen. */
+static int iterate(const char *text, char *seen, size_t seenlen,
+                   struct cairn_cfg **rootp, struct cairn_cfg_plugins *it)
+{
+  struct cairn_cfg *root = parse(text);
+  struct cairn_cfg_plugin p;
+  size_t o = 0;
+  int r;
+
+  seen[0] = 0;
+  *rootp = root;
+  if (!root) return -1;
+  r = cairn_cfg_plugins_init(it, cairn_cfg_block(root, "plugins"), "prog",
+                             g_types, T__N);
+  if (r) return r;
+  while ((r = cairn_cfg_plugins_next(it, &p)) == CAIRN_OK) {
+    int k = snprintf(seen + o, seenlen - o, "%s%s/%s@%d%s", o ? " " : "",
+                     p.type_name, p.name, cairn_cfg_line(p.block),
+                     p.data ? "+data" : "");
+    if (k > 0 && (size_t)k < seenlen - o) o += (size_t)k;
+    CHECK(p.type < T__N && strcmp(g_types[p.type].name, p.type_name) == 0);
+    CHECK_STR_EQ(cairn_cfg_key(p.block), p.type_name);
+    CHECK_STR_EQ(cairn_cfg_label(p.block, 0), p.name);
+  }
+  return r;
+}
+
+/* The plugins block "plugins {\n" + body + "}\n" must fail at line with
+ * exactly want. */
+static void plugin_bad(const char *file, int cline, const char *body, int line,
+                       const char *want)
+{
+  char text[2048], seen[512], full[600];
+  struct cairn_cfg *root;
+  struct cairn_cfg_plugins it;
+  int r;
+
+  snprintf(text, sizeof text, "plugins {\n%s}\n", body);
+  r = iterate(text, seen, sizeof seen, &root, &it);
+  snprintf(full, sizeof full, "t.conf:%d: %s", line, want);
+  if (r != CAIRN_ERR_CONFIG)
+    test_fail(file, cline, "want CONFIG, got %d [%s]", r, body);
+  else if (strcmp(cairn_errdetail(), full) != 0)
+    test_fail(file, cline, "detail \"%s\" != \"%s\"", cairn_errdetail(), full);
+  cairn_cfg_free(root);
+}
+#define PBAD(body, line, want) plugin_bad(__FILE__, __LINE__, (body), (line), (want))
+
+static void test_plugins(void)
+{
+  char seen[512];
+  struct cairn_cfg *root;
+  struct cairn_cfg_plugins it;
+  struct cairn_cfg_plugin p;
+
+  /* A valid set: file order, labels, plugin_data, multi types. */
+  CHECK_ERR(iterate("plugins {\n"
+                    "  KeyManager \"disk\" { plugin_data { keys = 1 } }\n"   /* 2 */
+                    "  NodeAttestor \"join_token\" { enabled = true }\n"     /* 3 */
+                    "  DataStore \"sql\" { plugin_data = { } }\n"            /* 4 */
+                    "  NodeAttestor \"x509pop\" {}\n"                        /* 5 */
+                    "  DataStore \"sql\" { enabled = false plugin_cmd = 1 }\n" /* 6 */
+                    "  Notifier \"anything\" {}\n"                           /* 7 */
+                    "  NodeAttestor \"join_token\" {}\n"                     /* 8 */
+                    "}\n", seen, sizeof seen, &root, &it),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK_STR_EQ(seen, "KeyManager/disk@2+data NodeAttestor/join_token@3 "
+                     "DataStore/sql@4+data NodeAttestor/x509pop@5 "
+                     "Notifier/anything@7 NodeAttestor/join_token@8");
+  CHECK_INT_EQ(cairn_cfg_line(cairn_cfg_plugins_first(&it, T_STORE)), 4);
+  CHECK_INT_EQ(cairn_cfg_line(cairn_cfg_plugins_first(&it, T_NA)), 3);
+  CHECK(cairn_cfg_plugins_first(&it, T__N) == NULL);
+  CHECK(cairn_cfg_plugins_first(NULL, T_NA) == NULL);
+  /* The end is sticky. */
+  CHECK_ERR(cairn_cfg_plugins_next(&it, &p), CAIRN_ERR_NOT_FOUND);
+  /* Blocks and plugin_data are marked, the disabled block wholly; what is
+   * inside plugin_data is the loader's. */
+  CHECK_ERR(cairn_cfg_check_unused(root), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:2: unknown key 'keys' in block "
+               "'plugins.KeyManager \"disk\".plugin_data'");
+  cairn_cfg_free(root);
+
+  /* A type not seen, or a disabled one only, has no first block. */
+  CHECK_ERR(iterate("plugins { DataStore \"x\" { enabled = false\n"
+                    "  plugin_data { a = 1 } plugin_cmd = \"c\" } }\n", seen,
+                    sizeof seen, &root, &it), CAIRN_ERR_NOT_FOUND);
+  CHECK_STR_EQ(seen, "");
+  CHECK(cairn_cfg_plugins_first(&it, T_STORE) == NULL);
+  CHECK(cairn_cfg_plugins_first(&it, T_KM) == NULL);
+  CHECK_OK(cairn_cfg_check_unused(root));
+  cairn_cfg_free(root);
+
+  /* No plugins block at all. */
+  CHECK_ERR(iterate("a = 1\n", seen, sizeof seen, &root, &it), CAIRN_ERR_NOT_FOUND);
+  cairn_cfg_free(root);
+
+  /* Every check, in order, with its exact message. */
+  PBAD("  Upstream \"x\" {}\n", 2, "unknown plugin type 'Upstream' (prog has "
+       "DataStore, KeyManager, NodeAttestor, Notifier)");
+  PBAD("  DataStore {}\n", 2, "DataStore: expected a plugin block DataStore "
+       "\"<name>\" { plugin_data { ... } }");
+  PBAD("  DataStore \"a\" \"b\" {}\n", 2, "DataStore: expected a plugin block "
+       "DataStore \"<name>\" { plugin_data { ... } }");
+  PBAD("  \n  DataStore = \"sql\"\n", 3, "DataStore: expected a plugin block "
+       "DataStore \"<name>\" { plugin_data { ... } }");
+  PBAD("  DataStore \"sql\" { enabled = \"no\" }\n", 2,
+       "enabled: expected a boolean (true or false), got a string");
+  PBAD("  DataStore \"sql\" {\n    plugin_data {}\n    plugin_checksum = \"x\"\n"
+       "    plugin_cmd = \"y\"\n  }\n", 4,
+       "plugin_checksum: external plugins are not supported; Cairn's plugins "
+       "are built in and take plugin_data { }");
+  PBAD("  KeyManager \"disk\" { plugin_data_file = \"f\" }\n", 2,
+       "plugin_data_file: external plugins are not supported; Cairn's plugins "
+       "are built in and take plugin_data { }");
+  PBAD("  DataStore \"sql\" { plugin_data = 5 }\n", 2,
+       "plugin_data: expected a block, got a number");
+  PBAD("  DataStore \"sql\" {}\n  KeyManager \"memory\" {}\n"
+       "  DataStore \"sql\" {}\n", 4,
+       "a second DataStore plugin; only one may be enabled (the first is at "
+       "line 2)");
+  PBAD("  Notifier \"a\" {}\n  Notifier \"b\" {}\n", 3,
+       "a second Notifier plugin; only one may be enabled (the first is at "
+       "line 2)");
+  /* The duplicate check comes before the name check. */
+  PBAD("  DataStore \"sql\" {}\n  DataStore \"mysql\" {}\n", 3,
+       "a second DataStore plugin; only one may be enabled (the first is at "
+       "line 2)");
+  PBAD("  DataStore \"mysql\" {}\n", 2,
+       "unknown DataStore plugin \"mysql\" (Cairn has \"sql\")");
+  PBAD("  KeyManager \"vault\" {}\n", 2,
+       "unknown KeyManager plugin \"vault\" (Cairn has \"disk\" and \"memory\")");
+  PBAD("  NodeAttestor \"k8s\" {}\n", 2, "unknown NodeAttestor plugin \"k8s\" "
+       "(Cairn has \"join_token\", \"x509pop\" and \"tpm\")");
+  /* Disabled blocks are checked up to "enabled" only. */
+  PBAD("  Bogus \"x\" { enabled = false }\n", 2, "unknown plugin type 'Bogus' "
+       "(prog has DataStore, KeyManager, NodeAttestor, Notifier)");
+  PBAD("  KeyManager { enabled = false }\n", 2, "KeyManager: expected a plugin "
+       "block KeyManager \"<name>\" { plugin_data { ... } }");
+
+  /* Table checks. */
+  root = parse("plugins {}\nv = 1\n");
+  if (!root) return;
+  CHECK_ERR(cairn_cfg_plugins_init(&it, root, "p", g_types, 0), CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_plugins_init(&it, root, "p", g_types,
+                                   CAIRN_CFG_PLUGIN_TYPES_MAX + 1),
+            CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_plugins_init(&it, root, NULL, g_types, T__N),
+            CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_plugins_init(&it, root, "p", NULL, T__N), CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_plugins_init(&it, cairn_cfg_at(root, 1), "p", g_types,
+                                   T__N), CAIRN_ERR_INVAL);
+  CHECK_OK(cairn_cfg_plugins_init(&it, NULL, "p", g_types, T__N));
+  CHECK_ERR(cairn_cfg_plugins_next(&it, &p), CAIRN_ERR_NOT_FOUND);
+  cairn_cfg_free(root);
+}
+
 int main(void)
 {
   RUN(test_spire_sample);
@@ -868,5 +1310,12 @@ int main(void)
   RUN(test_getters);
   RUN(test_durations);
   RUN(test_files);
+  RUN(test_where_set_str);
+  RUN(test_single_block);
+  RUN(test_path_join);
+  RUN(test_get_path);
+  RUN(test_td_log_level);
+  RUN(test_load_fn);
+  RUN(test_plugins);
   return test_done();
 }

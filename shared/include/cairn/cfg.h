@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cairn/log.h"
+
 #define CAIRN_CFG_MAX (1024 * 1024)  /* largest file accepted */
 #define CAIRN_CFG_DEPTH_MAX 32       /* deepest nesting accepted */
 #define CAIRN_CFG_NODES_MAX 65536    /* most nodes (items, list elements) */
@@ -156,5 +158,164 @@ int cairn_cfg_check_unused(const struct cairn_cfg *n);
  * CAIRN_ERR_CONFIG. */
 int cairn_cfg_error(const struct cairn_cfg *n, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- helpers for daemon configuration loaders ---------------------------
+ *
+ * The daemons' files share one shape: a block of settings ("server { }",
+ * "agent { }"), a "plugins { }" block with one labelled block per plugin
+ * and nothing else. The helpers below are what every such loader needs;
+ * see srvconf.c and edge/agent/agent_conf.c for two users. Their errors
+ * are CAIRN_ERR_CONFIG with the "file:line: " detail of cairn_cfg_error()
+ * (the node named is said where it is not the value's own), and
+ * CAIRN_ERR_NOMEM with "out of memory". Where a getter's out-parameter is
+ * a char **, it owns a malloc'd string: on success the old string is
+ * freed and replaced by a new copy, in every other case *out is left as
+ * it was, so a loader presets the default and frees *out in its own
+ * _free(). */
+
+#define CAIRN_CFG_PATH_MAX 4096        /* longest path value */
+#define CAIRN_CFG_SOCKET_PATH_MAX 107  /* sun_path minus its NUL */
+
+/* The node an error about key should name: the first child of blk called
+ * key (not marked as used), else blk itself (NULL for a NULL blk). For
+ * errors about values a getter accepted, e.g.
+ * cairn_cfg_error(cairn_cfg_where(blk, "port"), "port: ..."). */
+const struct cairn_cfg *cairn_cfg_where(const struct cairn_cfg *blk,
+                                        const char *key);
+
+/* Replaces *dst with a copy of s (freeing the old string); on
+ * CAIRN_ERR_NOMEM *dst is unchanged. */
+int cairn_cfg_set_str(char **dst, const char *s);
+
+/* The one block called key in parent (marked as used), for sections that
+ * must not repeat. *out is NULL unless CAIRN_OK. CAIRN_ERR_NOT_FOUND when
+ * absent; CAIRN_ERR_CONFIG when the key holds a value ("key: expected a
+ * block, got a string") or when there is another block of that name
+ * ("a second 'key' block (the first is at line N)", naming the second). */
+int cairn_cfg_single_block(const struct cairn_cfg *parent, const char *key,
+                           const struct cairn_cfg **out);
+
+/* path itself when it is absolute (or dir is NULL), else dir + "/" + path
+ * with dir's trailing slashes dropped (but "/" stays "/", giving
+ * "//path"). A joined path longer than CAIRN_CFG_PATH_MAX is
+ * CAIRN_ERR_CONFIG "path dir/path is too long" without a file:line prefix,
+ * since no node is involved; wrap it with cairn_cfg_error(node, "%s",
+ * cairn_errdetail()) where one is. *out is replaced as described above. */
+int cairn_cfg_path_join(const char *dir, const char *path, char **out);
+
+/* A path value: a string of 1..CAIRN_CFG_PATH_MAX bytes ("key: empty
+ * path", "key: path longer than 4096 bytes"). With base_dir not NULL a
+ * relative value is joined to it as by cairn_cfg_path_join(), and a result
+ * that is too long is reported at the key's line. */
+int cairn_cfg_get_path(const struct cairn_cfg *blk, const char *key,
+                       const char *base_dir, char **out);
+/* A path value (no base directory) that must also fit a Unix socket
+ * address: at most CAIRN_CFG_SOCKET_PATH_MAX bytes ("key: 200 bytes, a
+ * Unix socket path may have at most 107"). */
+int cairn_cfg_get_socket_path(const struct cairn_cfg *blk, const char *key,
+                              char **out);
+/* A bare trust domain name checked with cairn_td_validate() ("key: give
+ * the bare name ("example.org"), not a SPIFFE ID" for "spiffe://...",
+ * else "key: invalid trust domain "x": <why>"). */
+int cairn_cfg_get_trust_domain(const struct cairn_cfg *blk, const char *key,
+                               char **out);
+/* A log level name for cairn_log_level_parse() ("key: "x" is not one of
+ * DEBUG, INFO, WARN, ERROR"); *out is untouched unless CAIRN_OK. */
+int cairn_cfg_get_log_level(const struct cairn_cfg *blk, const char *key,
+                            enum cairn_log_level *out);
+
+/* The second half of a loader: reads the parsed tree of the file called
+ * name into the loader's result, which ctx points at. */
+typedef int (*cairn_cfg_load_fn)(const char *name,
+                                 const struct cairn_cfg *root, void *ctx);
+/* Parses path, hands the tree to fn and frees it; returns the parse error
+ * or fn's result. NULL or "" is CAIRN_ERR_INVAL "no configuration file
+ * given". */
+int cairn_cfg_load_file(const char *path, cairn_cfg_load_fn fn, void *ctx);
+/* The same for a buffer: name NULL gives "<config>"; data NULL is an empty
+ * file when len is 0 and CAIRN_ERR_INVAL "no data" otherwise. */
+int cairn_cfg_load_buf(const char *name, const char *data, size_t len,
+                       cairn_cfg_load_fn fn, void *ctx);
+
+/* ---- plugins { } ----------------------------------------------------------
+ *
+ * SPIRE's plugin syntax: every child of the plugins block is
+ *   Type "name" { enabled = true  plugin_data { ... } }
+ * The iterator checks everything about the blocks that is not specific to
+ * one plugin, in this order, naming the plugin block's line:
+ *   - the type is one of the loader's ("unknown plugin type 'X' (<program>
+ *     has A, B, C)", the types in the loader's order);
+ *   - it is a block with exactly one label ("X: expected a plugin block X
+ *     "<name>" { plugin_data { ... } }");
+ *   - "enabled" is a boolean if given; a disabled plugin is skipped, and
+ *     its whole block marked as used;
+ *   - none of plugin_cmd, plugin_checksum, plugin_data_file is present
+ *     ("plugin_cmd: external plugins are not supported; Cairn's plugins
+ *     are built in and take plugin_data { }", at that key's line);
+ *   - plugin_data, if present, is a block (it is marked as used; the keys
+ *     inside are for the loader to read);
+ *   - for a type that is not multi, no earlier enabled block had the same
+ *     type ("a second X plugin; only one may be enabled (the first is at
+ *     line N)");
+ *   - the label is one of the type's names when it lists any ("unknown X
+ *     plugin "y" (Cairn has "a" and "b")").
+ * Usage:
+ *   struct cairn_cfg_plugins it;
+ *   struct cairn_cfg_plugin p;
+ *   if ((r = cairn_cfg_plugins_init(&it, plugins, "Cairn", types, n)))
+ *     return r;
+ *   while ((r = cairn_cfg_plugins_next(&it, &p)) == CAIRN_OK)
+ *     if ((r = load_one(&p))) return r;
+ *   if (r != CAIRN_ERR_NOT_FOUND) return r;
+ *   if (!cairn_cfg_plugins_first(&it, MY_DATASTORE)) ... required ...
+ */
+
+#define CAIRN_CFG_PLUGIN_TYPES_MAX 16  /* most plugin types of one loader */
+
+struct cairn_cfg_plugin_type {
+  const char *name;          /* the block's key, e.g. "KeyManager" */
+  int multi;                 /* 1: several enabled blocks of this type are
+                                allowed (the loader checks what it needs) */
+  const char *const *names;  /* built-in plugin names, NULL-terminated;
+                                NULL accepts any label */
+};
+
+/* One enabled plugin. Pointers belong to the tree and the types array. */
+struct cairn_cfg_plugin {
+  size_t type;                    /* index into the loader's types */
+  const char *type_name;          /* types[type].name */
+  const char *name;               /* the label, e.g. "disk" */
+  const struct cairn_cfg *block;  /* the plugin block */
+  const struct cairn_cfg *data;   /* its plugin_data, NULL when absent */
+};
+
+/* Iterator state; the fields are private. */
+struct cairn_cfg_plugins {
+  const struct cairn_cfg *plugins;
+  const char *program;
+  const struct cairn_cfg_plugin_type *types;
+  size_t ntypes, pos;
+  const struct cairn_cfg *first[CAIRN_CFG_PLUGIN_TYPES_MAX];
+};
+
+/* Starts iterating over the children of the block plugins (NULL: none).
+ * program names the daemon in the unknown-type error. types (1 to
+ * CAIRN_CFG_PLUGIN_TYPES_MAX of them) and program must outlive the
+ * iterator. CAIRN_ERR_INVAL for a bad table or a plugins that is not a
+ * block. */
+int cairn_cfg_plugins_init(struct cairn_cfg_plugins *it,
+                           const struct cairn_cfg *plugins,
+                           const char *program,
+                           const struct cairn_cfg_plugin_type *types,
+                           size_t ntypes);
+/* The next enabled plugin in file order: CAIRN_OK with *p filled,
+ * CAIRN_ERR_NOT_FOUND after the last one, or CAIRN_ERR_CONFIG for a block
+ * that fails the checks above (iterating further is then undefined). */
+int cairn_cfg_plugins_next(struct cairn_cfg_plugins *it,
+                           struct cairn_cfg_plugin *p);
+/* The block of the first enabled plugin of a type seen so far (after the
+ * loop: in the whole file), NULL when none. */
+const struct cairn_cfg *cairn_cfg_plugins_first(
+    const struct cairn_cfg_plugins *it, size_t type);
 
 #endif
