@@ -12,6 +12,12 @@ CAIRN_DEB_PACKAGES=(
   # real peers used by the interop tests
   openssl python3 python3-jwt python3-cryptography libcoap3-bin
   python3-grpcio python3-protobuf
+  # grpc-go client of the Workload API interop test (tests/interop/wl_go.sh),
+  # built offline in GOPATH mode; protobuf 1-5 (not 1-3) so grpc-go's codec
+  # understands the APIv2 code protoc-gen-go generates
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev
+  golang-github-golang-protobuf-1-5-dev protobuf-compiler protoc-gen-go
+  protoc-gen-go-grpc util-linux  # setpriv: other uids in interop.wl_python
 )
 
 cairn_missing_deps() {
