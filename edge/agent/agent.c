@@ -67,6 +67,7 @@ struct ea_agent {
   int renew_failing;
   int bundle_failing;
   int bundle_seen;                    /* a first bundle answer arrived */
+  int session_told;                   /* on_session(client) was called */
   uint64_t last_renew_ms;             /* uv_now() of the last renewal */
 
   uv_timer_t conn_timer;     /* retry of attest / observe */
@@ -158,6 +159,10 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void drop_client(struct ea_agent *a)
 {
+  if (a->session_told) {
+    a->session_told = 0;
+    if (a->o.on_session) a->o.on_session(NULL, a->o.hook_arg);
+  }
   if (a->obs) cairn_net_observation_cancel(a->obs);
   a->obs = NULL;
   cairn_net_client_free(a->client);
@@ -484,32 +489,6 @@ static int make_run_client(struct ea_agent *a)
   return r;
 }
 
-/* Builds a chain from DER certificates of a message. */
-static int chain_from_msg(const struct cairn_msg_chain *m,
-                          struct cairn_cert_list **out)
-{
-  struct cairn_cert_list *l = NULL;
-  int r;
-
-  *out = NULL;
-  if ((r = cairn_cert_list_new(&l))) return r;
-  for (size_t i = 0; i < m->n; i++) {
-    struct cairn_cert *c = NULL;
-    if ((r = cairn_cert_parse_der(m->certs[i].data, m->certs[i].len, &c))) {
-      r = cairn_seterr(r, "svid[%zu]: %s", i, cairn_errdetail());
-      cairn_cert_list_free(l);
-      return r;
-    }
-    if ((r = cairn_cert_list_push(l, c))) {
-      cairn_cert_free(c);
-      cairn_cert_list_free(l);
-      return r;
-    }
-  }
-  *out = l;
-  return CAIRN_OK;
-}
-
 /* Checks that chain is an X509-SVID for want under bundle, with key. */
 static int check_svid(struct ea_agent *a, const struct cairn_cert_list *chain,
                       const struct cairn_bundle *b, const struct cairn_id *want)
@@ -615,6 +594,8 @@ static void on_bundle(int err, const struct cairn_net_response *r, void *arg)
   if (err) {
     if (err == CAIRN_ERR_TIMEOUT)
       note_down(a, err, "the server did not answer GET " PATH_BUNDLE);
+    else if (err == CAIRN_ERR_NET)
+      note_down(a, err, "the session with the server ended");
     reset_client(a);
     conn_retry(a, step_observe);
     return;
@@ -629,6 +610,12 @@ static void on_bundle(int err, const struct cairn_net_response *r, void *arg)
                  "(sequence %llu)",
                  (unsigned long long)cairn_bundle_sequence(a->bundle));
     a->bundle_seen = 1;
+    if (a->o.on_bundle) a->o.on_bundle(a->bundle, a->o.hook_arg);
+    if (!a->session_told && a->client && !a->stopped) {
+      a->session_told = 1;
+      if (a->o.on_session) a->o.on_session(a->client, a->o.hook_arg);
+    }
+    if (a->stopped) return;
     if (!r->observing) {
       /* The server did not register us as an observer: poll instead. */
       CAIRN_LOGD(MOD, "GET " PATH_BUNDLE " is not observed; polling");
@@ -735,7 +722,7 @@ static void finish_renew(struct ea_agent *a, const uint8_t *body, size_t len)
 
   memset(&m, 0, sizeof m);
   if ((r = cairn_msg_renew_resp_decode(body, len, &m)) ||
-      (r = chain_from_msg(&m.svid, &chain)) ||
+      (r = ea_chain_from_msg(&m.svid, &chain)) ||
       (r = check_svid(a, chain, a->bundle, &a->svid->id)) ||
       (r = ea_svid_new(chain, a->renew_key, &s))) {
     snprintf(why, sizeof why, "unusable answer: %s", cairn_errdetail());
@@ -861,6 +848,7 @@ static void enter_run(struct ea_agent *a)
 {
   a->phase = EA_PHASE_RUNNING;
   a->conn_backoff = a->o.backoff_min_ms;
+  if (a->o.on_bundle && a->bundle) a->o.on_bundle(a->bundle, a->o.hook_arg);
   schedule_renewal(a);
   step_observe(a);
 }
@@ -895,7 +883,7 @@ static void finish_attest(struct ea_agent *a, const uint8_t *body,
           cairn_errdetail());
     goto out;
   }
-  if (chain_from_msg(&m.svid, &chain) ||
+  if (ea_chain_from_msg(&m.svid, &chain) ||
       check_svid(a, chain, nb, &a->attest_id) ||
       ea_svid_new(chain, a->attest_key, &s)) {
     fatal(a, "the attestation answer holds no usable SVID: %s",

@@ -43,6 +43,8 @@
 #include "agent_conf.h"
 
 struct ea_agent;
+struct cairn_net_client;
+struct cairn_bundle;
 
 /* Called once when the agent stopped by itself (code 1 after a fatal
  * error; the message is ea_agent_error()). The agent may be freed from
@@ -57,6 +59,17 @@ struct ea_agent_opts {
   unsigned keepalive_s;        /* CoAP ping when idle, default 15 */
   ea_agent_exit_fn on_exit;    /* optional */
   void *arg;
+
+  /* The workload side (agent_wl.h), optional. on_session(c) when a
+   * session presenting the node SVID is up and the server answered on it
+   * (c belongs to the agent), on_session(NULL) before that client goes
+   * (requests still pending on it are then dropped without callbacks).
+   * on_bundle(b) with the current trust bundle when running starts and
+   * after every bundle answer (b belongs to the agent; copy it). Both run
+   * on the loop's thread and must not stop or free the agent. */
+  void (*on_session)(struct cairn_net_client *c, void *arg);
+  void (*on_bundle)(const struct cairn_bundle *b, void *arg);
+  void *hook_arg;
 };
 
 void ea_agent_opts_init(struct ea_agent_opts *o);

@@ -9,6 +9,7 @@
 
 #include "cairn/bundle.h"
 #include "cairn/cert.h"
+#include "cairn/msg.h"
 #include "cairn/err.h"
 #include "cairn/key.h"
 #include "cairn/log.h"
@@ -302,4 +303,30 @@ out:
   cairn_bundle_free(b);
   free(data);
   return r;
+}
+
+/* Builds a chain from DER certificates of a message. */
+int ea_chain_from_msg(const struct cairn_msg_chain *m,
+                      struct cairn_cert_list **out)
+{
+  struct cairn_cert_list *l = NULL;
+  int r;
+
+  *out = NULL;
+  if ((r = cairn_cert_list_new(&l))) return r;
+  for (size_t i = 0; i < m->n; i++) {
+    struct cairn_cert *c = NULL;
+    if ((r = cairn_cert_parse_der(m->certs[i].data, m->certs[i].len, &c))) {
+      r = cairn_seterr(r, "svid[%zu]: %s", i, cairn_errdetail());
+      cairn_cert_list_free(l);
+      return r;
+    }
+    if ((r = cairn_cert_list_push(l, c))) {
+      cairn_cert_free(c);
+      cairn_cert_list_free(l);
+      return r;
+    }
+  }
+  *out = l;
+  return CAIRN_OK;
 }

@@ -50,6 +50,11 @@ int ea_svid_new(struct cairn_cert_list *chain, struct cairn_key *key,
                 struct ea_svid **out);
 /* NULL-safe; zeroises the key. */
 void ea_svid_free(struct ea_svid *s);
+/* Parses the DER certificates of a message chain (leaf first) into a new
+ * list. *out: cairn_cert_list_free(). CAIRN_ERR_PARSE names the bad one. */
+struct cairn_msg_chain;
+int ea_chain_from_msg(const struct cairn_msg_chain *m,
+                      struct cairn_cert_list **out);
 /* The chain and key as PEM texts for cairn_net_client_set_credentials().
  * *chain: free(); *key: cairn_freezero(*key, *key_len). */
 int ea_svid_pem(const struct ea_svid *s, char **chain, size_t *chain_len,

@@ -16,6 +16,11 @@
 #include "cairn/util.h"
 #include "agent.h"
 #include "agent_conf.h"
+#include "api_cli.h"
+#include "agent_wl.h"
+#include "wl_health.h"
+#include "wl_api.h"
+#include "wl_cache.h"
 
 #ifndef CAIRN_VERSION
 #define CAIRN_VERSION "0.0.0"
@@ -28,6 +33,8 @@
 static const char g_usage[] =
     "Usage: " PROG " [run] [-config PATH] [-joinToken TOKEN]\n"
     "       " PROG " validate [-config PATH]\n"
+    "       " PROG " api fetch|validate ... [-socketPath PATH]\n"
+    "       " PROG " healthcheck [-socketPath PATH] [-shallow] [-verbose]\n"
     "       " PROG " -h | --help | --version\n"
     "\n"
     "cairn-agent runs on every node of a SPIFFE trust domain. It proves the\n"
@@ -35,12 +42,21 @@ static const char g_usage[] =
     "single-use join token, keeps the node SVID it receives\n"
     "(spiffe://<td>/spire/agent/join_token/<token>) and the trust bundle in\n"
     "data_dir, renews the SVID at half of its lifetime and follows bundle\n"
-    "changes. The SPIFFE Workload API on socket_path follows in a later\n"
-    "release.\n"
+    "changes. It receives the registration entries of its node, keeps an\n"
+    "X509-SVID for each (renewed at half life) and serves them, the bundle\n"
+    "and JWT-SVIDs to local processes through the SPIFFE Workload API on\n"
+    "socket_path; callers are identified by their uid, gid and binary (unix\n"
+    "selectors) and receive the identities whose selectors they all have.\n"
     "\n"
     "Commands:\n"
     "  run            run the agent (the default)\n"
     "  validate       check the configuration file and exit\n"
+    "  api fetch x509 | api fetch jwt | api fetch x509-bundles |\n"
+    "  api fetch jwt-bundles | api validate jwt\n"
+    "                 talk to the Workload API of a running agent like a\n"
+    "                 workload (see " PROG " api -h)\n"
+    "  healthcheck    ask a running agent whether it serves (see\n"
+    "                 " PROG " healthcheck -h)\n"
     "\n"
     "Options:\n"
     "  -config PATH, --config PATH\n"
@@ -81,7 +97,7 @@ static const char g_usage[] =
     "...\"). Otherwise the agent attests with the join token; the server must\n"
     "present spiffe://<td>/spire/server chaining to trust_bundle_path. While\n"
     "the server is unreachable the agent keeps its SVID and retries every 1\n"
-    "to 30 s.\n"
+    "to 30 s; workloads keep receiving the SVIDs it holds until they expire.\n"
     "\n"
     "Signals: SIGINT and SIGTERM stop the agent cleanly. Logs go to stderr.\n"
     "\n"
@@ -94,6 +110,10 @@ struct main_ctx {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
   struct ea_agent *agent;
+  struct wl_cache *cache;     /* the workload side */
+  struct ea_wl *wl;
+  struct wl_api *api;
+  struct wl_health *health;
   int signals_open;
 };
 
@@ -174,6 +194,20 @@ static void close_signals(struct main_ctx *m)
   uv_close((uv_handle_t *)&m->sigterm, NULL);
 }
 
+/* Stops the workload side (after the agent, so nothing is pending on its
+ * session): the socket goes away and open streams end. */
+static void stop_workload(struct main_ctx *m)
+{
+  wl_api_free(m->api);
+  m->api = NULL;
+  wl_health_free(m->health);  /* the server called it until freed */
+  m->health = NULL;
+  ea_wl_free(m->wl);
+  m->wl = NULL;
+  wl_cache_free(m->cache);
+  m->cache = NULL;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
   struct main_ctx *m = s->data;
@@ -181,6 +215,7 @@ static void on_signal(uv_signal_t *s, int signum)
   CAIRN_LOGI(MOD, "%s: shutting down", signum == SIGINT ? "SIGINT"
                                                         : "SIGTERM");
   ea_agent_stop(m->agent);
+  stop_workload(m);
   close_signals(m);
 }
 
@@ -188,7 +223,71 @@ static void on_agent_exit(struct ea_agent *a, int code, void *arg)
 {
   (void)a;
   (void)code;
+  stop_workload(arg);
   close_signals(arg);
+}
+
+/* The healthcheck answer: serving while the agent holds a node SVID and
+ * the Workload API has a bundle. */
+static int workload_health(void *arg, char *detail, size_t len)
+{
+  struct main_ctx *m = arg;
+  struct ea_agent_status st;
+  struct ea_wl_stats ws;
+
+  ea_agent_get_status(m->agent, &st);
+  ea_wl_get_stats(m->wl, &ws);
+  if (st.phase != EA_PHASE_RUNNING || !m->cache ||
+      !wl_cache_bundle(m->cache)) {
+    snprintf(detail, len, "the agent has no node SVID yet");
+    return 0;
+  }
+  snprintf(detail, len, "node %s; server %s; %zu entries, revision %llu",
+           st.id.str, st.server_up ? "reachable" : "unreachable",
+           wl_cache_entry_count(m->cache),
+           (unsigned long long)ws.entries_revision);
+  return 1;
+}
+
+/* Creates the workload cache, its sync with the server and the Workload
+ * API socket (its directory is created 0755 when missing). */
+static int start_workload(struct main_ctx *m, const struct ea_conf *conf,
+                          struct ea_agent_opts *ao)
+{
+  struct wl_cache_opts co;
+  struct ea_wl_opts wo;
+  struct wl_api_opts po;
+  char dir[EA_CONF_PATH_MAX + 1], *slash;
+  int r;
+
+  wl_cache_opts_init(&co);
+  co.trust_domain = conf->trust_domain;
+  if ((r = wl_cache_new(&m->loop, &co, &m->cache))) return r;
+  ea_wl_opts_init(&wo);
+  wo.cache = m->cache;
+  wo.key_type = conf->workload_key_type;
+  if ((r = ea_wl_new(&m->loop, &wo, &m->wl))) return r;
+  ao->on_session = ea_wl_on_session;
+  ao->on_bundle = ea_wl_on_bundle;
+  ao->hook_arg = m->wl;
+
+  snprintf(dir, sizeof dir, "%s", conf->socket_path);
+  if ((slash = strrchr(dir, '/')) && slash != dir) {
+    *slash = '\0';
+    if ((r = cairn_mkdir_p(dir, 0755)))
+      return cairn_seterr(r, "cannot create the socket directory %s: %s",
+                          dir, cairn_errdetail());
+  }
+  wl_api_opts_init(&po);
+  po.cache = m->cache;
+  po.socket_path = conf->socket_path;
+  po.mint_jwt = ea_wl_mint_jwt;
+  po.mint_arg = m->wl;
+  if ((r = wl_api_new(&m->loop, &po, &m->api))) return r;
+  if ((r = wl_health_new(wl_api_server(m->api), workload_health, m,
+                         &m->health)))
+    return r;
+  return CAIRN_OK;
 }
 
 int main(int argc, char **argv)
@@ -199,6 +298,10 @@ int main(int argc, char **argv)
   struct args args;
   int rc;
 
+  if (argc > 1 && strcmp(argv[1], "api") == 0)
+    return ea_api_cli_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "healthcheck") == 0)
+    return ea_healthcheck_main(argc - 1, argv + 1);
   memset(&m, 0, sizeof m);
   rc = parse_args(argc, argv, &args);
   if (rc == 1) return 0;
@@ -232,6 +335,12 @@ int main(int argc, char **argv)
   ao.conf = conf;
   ao.on_exit = on_agent_exit;
   ao.arg = &m;
+  if (start_workload(&m, conf, &ao) != CAIRN_OK) {
+    fprintf(stderr, PROG ": cannot start the Workload API: %s\n",
+            cairn_errdetail());
+    rc = 1;
+    goto out;
+  }
   if (ea_agent_new(&m.loop, &ao, &m.agent) != CAIRN_OK) {
     fprintf(stderr, PROG ": cannot start: %s\n", cairn_errdetail());
     rc = 1;
@@ -245,8 +354,9 @@ int main(int argc, char **argv)
   uv_signal_start(&m.sigterm, on_signal, SIGTERM);
 
   CAIRN_LOGI(MOD, PROG " %s starting: trust_domain=%s server=%s:%u "
-             "data_dir=%s", CAIRN_VERSION, conf->trust_domain,
-             conf->server_address, conf->server_port, conf->data_dir);
+             "data_dir=%s socket_path=%s", CAIRN_VERSION, conf->trust_domain,
+             conf->server_address, conf->server_port, conf->data_dir,
+             conf->socket_path);
   if (ea_agent_start(m.agent) != CAIRN_OK) {
     fprintf(stderr, PROG ": cannot start: %s\n", cairn_errdetail());
     close_signals(&m);
@@ -259,6 +369,7 @@ int main(int argc, char **argv)
 
 out:
   ea_agent_free(m.agent);
+  stop_workload(&m);
   close_signals(&m);
   uv_run(&m.loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&m.loop) != 0)

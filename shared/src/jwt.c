@@ -478,7 +478,7 @@ int cairn_jwt_validate(const char *token,
   struct parsed p;
   const struct cairn_bundle *b;
   const struct cairn_key *key;
-  enum cairn_key_type t;
+  enum cairn_key_type t = 0;  /* set by check_header() */
   char td[CAIRN_TD_MAX + 1];
   int64_t nbf;
   int present, found = 0;

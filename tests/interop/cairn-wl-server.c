@@ -2,7 +2,8 @@
  * in-memory CA, for interop tests with real gRPC clients.
  *
  *   cairn-wl-server SOCKET [--ttl SECONDS] [--jwt-ttl SECONDS]
- *                   [--mint-delay-ms N] [--entry SPEC]...
+ *                   [--mint-delay-ms N] [--health serving|not-serving]
+ *                   [--entry SPEC]...
  *
  * SPEC is "ID|SPIFFE_ID|TYPE:VALUE,TYPE:VALUE|HINT|FEDERATED_TD" (HINT and
  * FEDERATED_TD may be empty). The trust domain is example.org; a
@@ -10,7 +11,9 @@
  * X509-SVID (fresh P-256 key, TTL --ttl, default 3600 s) at start; all
  * SVIDs are re-issued at half their TTL and on SIGUSR1 (a rotation).
  * JWT-SVIDs are signed here, asynchronously after --mint-delay-ms (default
- * 5), with --jwt-ttl (default 300). Prints "ready" once listening.
+ * 5), with --jwt-ttl (default 300). The gRPC health service
+ * (grpc.health.v1.Health/Check, wl_health.h) answers SERVING, or
+ * NOT_SERVING with --health not-serving. Prints "ready" once listening.
  * SIGTERM or SIGINT shuts down; the exit status is 0 only when every handle
  * closed (uv_loop_close() returned 0). SIGPIPE stays at its default on
  * purpose: the gRPC layer must never raise it. */
@@ -29,6 +32,7 @@
 #include "cairn/util.h"
 #include "wl_api.h"
 #include "wl_cache.h"
+#include "wl_health.h"
 
 #define TD "example.org"
 #define FED_TD "fed.example"
@@ -37,6 +41,8 @@
 static uv_loop_t g_loop;
 static struct wl_cache *g_cache;
 static struct wl_api *g_api;
+static struct wl_health *g_health;
+static int g_serving = 1;
 static uv_signal_t g_term, g_int, g_usr1;
 static uv_timer_t g_rotate;
 static int64_t g_ttl = 3600, g_jwt_ttl = 300;
@@ -169,6 +175,8 @@ static void on_signal(uv_signal_t *h, int signum)
   fprintf(stderr, "cairn-wl-server: signal %d, shutting down\n", signum);
   wl_api_free(g_api);
   g_api = NULL;
+  wl_health_free(g_health);  /* after the server: no further Check */
+  g_health = NULL;
   while (g_mints) {
     struct pending_mint *p = g_mints;
     mint_unlink(p);
@@ -182,6 +190,14 @@ static void on_signal(uv_signal_t *h, int signum)
   uv_close((uv_handle_t *)&g_int, NULL);
   uv_close((uv_handle_t *)&g_usr1, NULL);
   uv_close((uv_handle_t *)&g_rotate, NULL);
+}
+
+static int health(void *arg, char *detail, size_t len)
+{
+  (void)arg;
+  snprintf(detail, len, "cairn-wl-server: %s",
+           g_serving ? "serving" : "--health not-serving");
+  return g_serving;
 }
 
 /* "ID|SPIFFE_ID|sel,sel|hint|fed" */
@@ -243,7 +259,8 @@ int main(int argc, char **argv)
 
   if (argc < 2) {
     fprintf(stderr, "usage: %s SOCKET [--ttl S] [--jwt-ttl S] "
-            "[--mint-delay-ms N] [--entry SPEC]...\n", argv[0]);
+            "[--mint-delay-ms N] [--health serving|not-serving] "
+            "[--entry SPEC]...\n", argv[0]);
     return 2;
   }
   sock = argv[1];
@@ -284,6 +301,10 @@ int main(int argc, char **argv)
     else if (strcmp(a, "--jwt-ttl") == 0) g_jwt_ttl = atoll(v);
     else if (strcmp(a, "--mint-delay-ms") == 0) g_mint_delay = (unsigned)atoi(v);
     else if (strcmp(a, "--entry") == 0) add_entry(v);
+    else if (strcmp(a, "--health") == 0 && strcmp(v, "serving") == 0)
+      g_serving = 1;
+    else if (strcmp(a, "--health") == 0 && strcmp(v, "not-serving") == 0)
+      g_serving = 0;
     else die(a, CAIRN_ERR_INVAL);
     i++;
   }
@@ -295,6 +316,9 @@ int main(int argc, char **argv)
   ao.socket_path = sock;
   ao.mint_jwt = mint;
   if ((r = wl_api_new(&g_loop, &ao, &g_api)) != CAIRN_OK) die("listen", r);
+  if ((r = wl_health_new(wl_api_server(g_api), health, NULL, &g_health)) !=
+      CAIRN_OK)
+    die("health", r);
 
   uv_timer_init(&g_loop, &g_rotate);
   uv_timer_start(&g_rotate, on_rotate, (uint64_t)g_ttl * 500,
