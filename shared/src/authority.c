@@ -1,7 +1,8 @@
 /* shared/src/authority.c - the server side of the tier protocol: lifecycle,
  * the server's own SVID, the bundle and revision resources, node
  * attestation and renewal. Entries, SVIDs and JWTs are in
- * authority_entries.c. See cairn/authority.h and docs/library/authority.md.
+ * authority_entries.c, the downstream resources in authority_downstream.c.
+ * See cairn/authority.h and docs/library/authority.md.
  */
 #include "authority_int.h"
 
@@ -183,9 +184,12 @@ int cairn__auth_chain_view(const struct cairn_cert_list *l,
  * Bundle
  * ====================================================================== */
 
-/* Brings the endpoint's bundle and the cached answers to the CA manager's
- * current bundle. *changed (may be NULL): 1 when the sequence moved. */
-static int sync_bundle(struct cairn_authority *a, int *changed)
+static void notify(struct cairn_authority *a, const char *path);
+
+/* See authority_int.h. Whoever notices a new sequence first (the poll
+ * timer, a handler, cairn_authority_bundle_changed()) notifies, so no
+ * caller can swallow a change. */
+int cairn__auth_sync_bundle(struct cairn_authority *a, int *changed)
 {
   struct cairn_bundle *b = NULL;
   struct cairn_msg_bundle_resp m;
@@ -215,10 +219,13 @@ static int sync_bundle(struct cairn_authority *a, int *changed)
   a->bundle_body_len = body_len;
   json = NULL;
   body = NULL;
-  if (a->bundle_set && changed) *changed = 1;
-  if (a->bundle_set)
+  if (a->bundle_set) {
+    if (changed) *changed = 1;
     CAIRN_LOGI(MOD, "trust bundle now at sequence %llu",
                (unsigned long long)seq);
+    notify(a, "/v1/bundle");
+    notify(a, "/v1/revision");
+  }
   a->bundle_seq = seq;
   a->bundle_set = 1;
   a->stats.bundle_sequence = seq;
@@ -236,7 +243,7 @@ static void h_bundle(struct cairn_net_exchange *x,
   struct cairn_authority *a = arg;
 
   if (!cairn__auth_need_node(a, x, rq, NULL)) return;
-  if (sync_bundle(a, NULL)) {
+  if (cairn__auth_sync_bundle(a, NULL)) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "bundle: %s",
                        cairn_errdetail());
     return;
@@ -356,16 +363,13 @@ static void notify(struct cairn_authority *a, const char *path)
 
 int cairn_authority_bundle_changed(struct cairn_authority *a)
 {
-  int changed = 0, r;
+  int r;
 
   if (!a) return cairn_seterr(CAIRN_ERR_INVAL, "authority: NULL");
-  r = sync_bundle(a, &changed);
+  /* Notifies the observers when the sequence moved. */
+  r = cairn__auth_sync_bundle(a, NULL);
   if (r) CAIRN_LOGE(MOD, "cannot load the trust bundle: %s",
                     cairn_errdetail());
-  if (changed) {
-    notify(a, "/v1/bundle");
-    notify(a, "/v1/revision");
-  }
   check_server_svid(a);
   return r;
 }
@@ -557,7 +561,7 @@ static void h_attest(struct cairn_net_exchange *x,
                        cairn_errdetail());
     goto out;
   }
-  if ((r = sync_bundle(a, NULL))) {
+  if ((r = cairn__auth_sync_bundle(a, NULL))) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "bundle: %s",
                        cairn_errdetail());
     goto out;
@@ -728,6 +732,8 @@ static const struct {
   {CAIRN_NET_GET, "/v1/entries", 0, cairn__auth_h_entries},
   {CAIRN_NET_POST, "/v1/svids", 0, cairn__auth_h_svids},
   {CAIRN_NET_POST, "/v1/jwt", 0, cairn__auth_h_jwt},
+  {CAIRN_NET_POST, "/v1/downstream/ca", 0, cairn__auth_h_ds_ca},
+  {CAIRN_NET_POST, "/v1/downstream/jwt-key", 0, cairn__auth_h_ds_jwt_key},
 };
 
 int cairn_authority_new(uv_loop_t *loop, struct cairn_store *store,
@@ -767,7 +773,9 @@ int cairn_authority_new(uv_loop_t *loop, struct cairn_store *store,
       (r = ttl_opt("node_svid_ttl", opts->node_svid_ttl, a->x509_ttl,
                    &a->node_ttl)) ||
       (r = ttl_opt("server_svid_ttl", opts->server_svid_ttl, a->x509_ttl,
-                   &a->server_ttl)))
+                   &a->server_ttl)) ||
+      (r = ttl_opt("downstream_ca_ttl", opts->downstream_ca_ttl, 0,
+                   &a->ds_ca_ttl)))
     goto out;
   a->key_type = opts->server_key_type ? opts->server_key_type
                                       : CAIRN_KEY_EC_P256;
@@ -787,7 +795,7 @@ int cairn_authority_new(uv_loop_t *loop, struct cairn_store *store,
   no.allow_bootstrap = 1;
   if ((r = cairn_net_server_new(loop, &no, &a->srv))) goto out;
   if ((r = cairn_authority_rotate_server_svid(a))) goto out;
-  if ((r = sync_bundle(a, NULL))) goto out;
+  if ((r = cairn__auth_sync_bundle(a, NULL))) goto out;
   for (size_t i = 0; i < sizeof g_routes / sizeof g_routes[0]; i++)
     if ((r = cairn_net_server_route(a->srv, g_routes[i].method,
                                     g_routes[i].path, g_routes[i].flags,

@@ -1,6 +1,7 @@
 /* shared/src/authority_entries.c - what a node is authorised for: the
  * entries of GET /v1/entries (with exact per-node deltas), workload
- * X509-SVIDs (POST /v1/svids) and JWT-SVIDs (POST /v1/jwt). See
+ * X509-SVIDs (POST /v1/svids) and JWT-SVIDs (POST /v1/jwt), both limited
+ * to a downstream node's scope (authority_downstream.c). See
  * cairn/authority.h. */
 #include "authority_int.h"
 
@@ -133,9 +134,7 @@ const struct cairn_entry *cairn__authset_find(const struct cairn__authset *s,
   return NULL;
 }
 
-/* Loads the set inside one read snapshot, with the entries revision of
- * that snapshot (*rev may be NULL). */
-static int authset_snapshot(struct cairn_authority *a, const char *node_id,
+int cairn__authset_snapshot(struct cairn_authority *a, const char *node_id,
                             struct cairn__authset *s, int64_t *rev)
 {
   int r;
@@ -336,7 +335,7 @@ int cairn_authority_entries(struct cairn_authority *a, const char *node_id,
   if (out) memset(out, 0, sizeof *out);
   if (!a || !node_id || !out)
     return cairn_seterr(CAIRN_ERR_INVAL, "authority: NULL argument");
-  if ((r = authset_snapshot(a, node_id, &s, &rev))) return r;
+  if ((r = cairn__authset_snapshot(a, node_id, &s, &rev))) return r;
   seen = seen_get(a, node_id);
   full = !(since > 0 && seen && seen->revision == since);
   if (s.n && !(out->entries = calloc(s.n, sizeof *out->entries))) {
@@ -463,21 +462,25 @@ void cairn__auth_h_svids(struct cairn_net_exchange *x,
   struct cairn_msg_svids_resp resp;
   struct cairn_cert_list **chains = NULL;
   struct cairn__authset s;
+  struct cairn__auth_ds ds;
+  const char *first_oos = NULL;  /* first entry refused for its scope */
   uint8_t *body = NULL;
-  size_t len = 0, issued = 0;
+  size_t len = 0, issued = 0, n_oos = 0;
   time_t now = cairn_now();
   int r;
 
   memset(&m, 0, sizeof m);
   memset(&resp, 0, sizeof resp);
   memset(&s, 0, sizeof s);
+  memset(&ds, 0, sizeof ds);
   if (!cairn__auth_need_node(a, x, rq, NULL)) return;
   if ((r = cairn_msg_svids_req_decode(rq->body, rq->body_len, &m))) {
     cairn__auth_decode_failed(a, x, rq, r);
     return;
   }
   if (!cairn__auth_need_ca(a, x, rq, 1)) goto out;
-  if ((r = authset_snapshot(a, rq->peer->id.str, &s, NULL))) {
+  if ((r = cairn__authset_snapshot(a, rq->peer->id.str, &s, NULL)) ||
+      (r = cairn__auth_ds_load(&s, now, &ds))) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
                        cairn_errdetail());
     goto out;
@@ -496,6 +499,10 @@ void cairn__auth_h_svids(struct cairn_net_exchange *x,
     struct cairn_key *pub = NULL;
     int64_t ttl;
 
+    if (!why && !cairn__auth_ds_allows(&ds, e->spiffe_id)) {
+      why = CAIRN__AUTH_OUT_OF_SCOPE;
+      if (!n_oos++) first_oos = in->entry_id;
+    }
     it->entry_id = in->entry_id;
     if (why) {
       char what[CAIRN_MSG_ENTRY_ID_MAX + 16];
@@ -524,6 +531,10 @@ void cairn__auth_h_svids(struct cairn_net_exchange *x,
     goto out;
   }
   a->stats.svids += issued;
+  if (n_oos)
+    CAIRN_LOGW(MOD, "X509-SVIDs for %s: %zu item(s) refused outside the "
+               "node's downstream scope (first: entry %s)", rq->peer->id.str,
+               n_oos, first_oos);
   CAIRN_LOGI(MOD, "X509-SVIDs for %s: %zu issued, %zu refused",
              rq->peer->id.str, issued, m.n_csrs - issued);
   cairn_net_reply(x, CAIRN_NET_CREATED, body, len);
@@ -537,6 +548,7 @@ out:
   free(chains);
   free(resp.svids);
   free(body);
+  cairn__auth_ds_clear(&ds);
   cairn__authset_clear(&s);
   cairn_msg_svids_req_clear(&m);
 }
@@ -552,29 +564,36 @@ void cairn__auth_h_jwt(struct cairn_net_exchange *x,
   struct cairn_msg_jwt_req m;
   struct cairn_msg_jwt_resp resp;
   struct cairn__authset s;
+  struct cairn__auth_ds ds;
   const struct cairn_entry *e;
   const char *why;
   char *token = NULL;
   uint8_t *body = NULL;
   size_t len = 0;
   int64_t exp = 0, ttl;
+  time_t now = cairn_now();
   int r;
 
   memset(&m, 0, sizeof m);
   memset(&s, 0, sizeof s);
+  memset(&ds, 0, sizeof ds);
   if (!cairn__auth_need_node(a, x, rq, NULL)) return;
   if ((r = cairn_msg_jwt_req_decode(rq->body, rq->body_len, &m))) {
     cairn__auth_decode_failed(a, x, rq, r);
     return;
   }
   if (!cairn__auth_need_ca(a, x, rq, 0)) goto out;
-  if ((r = authset_snapshot(a, rq->peer->id.str, &s, NULL))) {
+  if ((r = cairn__authset_snapshot(a, rq->peer->id.str, &s, NULL)) ||
+      (r = cairn__auth_ds_load(&s, now, &ds))) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
                        cairn_errdetail());
     goto out;
   }
   e = cairn__authset_find(&s, m.entry_id);
-  if ((why = entry_refusal(e, cairn_now()))) {
+  if (!(why = entry_refusal(e, now)) &&
+      !cairn__auth_ds_allows(&ds, e->spiffe_id))
+    why = CAIRN__AUTH_OUT_OF_SCOPE;
+  if (why) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_FORBIDDEN, "entry %s %s",
                        m.entry_id, why);
     goto out;
@@ -603,6 +622,7 @@ void cairn__auth_h_jwt(struct cairn_net_exchange *x,
 out:
   if (body) cairn_freezero(body, len);
   if (token) cairn_freezero(token, strlen(token) + 1);
+  cairn__auth_ds_clear(&ds);
   cairn__authset_clear(&s);
   cairn_msg_jwt_req_clear(&m);
 }

@@ -1,6 +1,8 @@
 /* shared/src/authority_int.h - private parts of the authority (authority.h)
  * shared by authority.c (lifecycle, server SVID, bundle, attestation,
- * renewal) and authority_entries.c (authorisation, entries, SVIDs, JWTs). */
+ * renewal), authority_entries.c (authorisation, entries, SVIDs, JWTs) and
+ * authority_downstream.c (downstream servers: their grant and scope, the
+ * intermediate CA, published JWT keys). */
 #ifndef CAIRN_AUTHORITY_INT_H
 #define CAIRN_AUTHORITY_INT_H
 
@@ -27,6 +29,7 @@ struct cairn_authority {
   char td[CAIRN_TD_MAX + 1];
   char server_id[CAIRN_ID_MAX + 1];
   int64_t x509_ttl, jwt_ttl, node_ttl, server_ttl;
+  int64_t ds_ca_ttl;            /* 0: the active X.509 CA's lifetime */
   enum cairn_key_type key_type;
   int join_token;
   char *owner;
@@ -63,6 +66,11 @@ void cairn__auth_seen_free_all(struct cairn_authority *a);
 
 /* See authority.c. */
 int cairn__auth_sign_code(int r);
+/* Brings the endpoint's bundle and the cached answers (bundle_json,
+ * bundle_body) to the CA manager's current bundle; when its sequence
+ * moved, also notifies the observers of /v1/bundle and /v1/revision.
+ * *changed (may be NULL): 1 when it moved. */
+int cairn__auth_sync_bundle(struct cairn_authority *a, int *changed);
 struct cairn_msg_chain;
 struct cairn_cert_list;
 int cairn__auth_chain_view(const struct cairn_cert_list *l,
@@ -87,6 +95,41 @@ int cairn__authset_load(struct cairn_authority *a, const char *node_id,
 const struct cairn_entry *cairn__authset_find(const struct cairn__authset *s,
                                               const char *entry_id);
 void cairn__authset_clear(struct cairn__authset *s);
+/* cairn__authset_load() inside one read snapshot, with the entries
+ * revision of that snapshot (*rev may be NULL). */
+int cairn__authset_snapshot(struct cairn_authority *a, const char *node_id,
+                            struct cairn__authset *s, int64_t *rev);
+
+/* The downstream grant of a node (authority_downstream.c): the entries of
+ * its authorised set marked downstream. */
+struct cairn__auth_ds {
+  const struct cairn_entry **v; /* every downstream entry, expired ones
+                                   too (heap array of pointers into the
+                                   set: valid while the set lives) */
+  size_t n;
+  /* The first unexpired one (by entry ID), NULL when there is none: the
+   * node may call /v1/downstream/... only when this is set. */
+  const struct cairn_entry *active;
+  /* 1 when some downstream entry has no scope: the node is a downstream
+   * without a path limit. Otherwise (n > 0) it may only mint IDs inside
+   * one of the entries' scopes. */
+  int unscoped;
+};
+
+/* Collects the downstream entries of s at time now. CAIRN_ERR_NOMEM. */
+int cairn__auth_ds_load(const struct cairn__authset *s, time_t now,
+                        struct cairn__auth_ds *d);
+void cairn__auth_ds_clear(struct cairn__auth_ds *d);
+/* 1 when a node with grant d may get an SVID for spiffe_id: it has no
+ * downstream entry at all (an ordinary node; its entries are its own
+ * authorisation), or one without a scope, or spiffe_id is inside the
+ * scope of one of them (cairn_scope_match()). A malformed stored scope
+ * matches nothing. Expired downstream entries still limit: a downstream
+ * does not lose its scope when its entry expires. */
+int cairn__auth_ds_allows(const struct cairn__auth_ds *d,
+                          const char *spiffe_id);
+/* The refusal text of an out-of-scope entry ID. */
+#define CAIRN__AUTH_OUT_OF_SCOPE "is outside the downstream scope of this node"
 
 /* Answers a refusal (4.xx/5.xx) with a one-line reason, counts 4.xx in
  * the stats and logs it at WARN (4.xx) or ERROR (5.xx) with the peer. */
@@ -123,5 +166,11 @@ void cairn__auth_h_svids(struct cairn_net_exchange *x,
                          const struct cairn_net_request *rq, void *arg);
 void cairn__auth_h_jwt(struct cairn_net_exchange *x,
                        const struct cairn_net_request *rq, void *arg);
+
+/* Handlers of authority_downstream.c. */
+void cairn__auth_h_ds_ca(struct cairn_net_exchange *x,
+                         const struct cairn_net_request *rq, void *arg);
+void cairn__auth_h_ds_jwt_key(struct cairn_net_exchange *x,
+                              const struct cairn_net_request *rq, void *arg);
 
 #endif

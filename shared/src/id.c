@@ -233,3 +233,32 @@ int cairn_id_path_in_scope(const char *path, const char *scope)
     return !below_only;
   return path[sl] == '/';
 }
+
+int cairn_scope_validate(const char *scope)
+{
+  size_t n;
+
+  if (!scope)
+    return cairn_seterr(CAIRN_ERR_INVAL, "NULL argument");
+  n = strnlen(scope, CAIRN_ID_MAX + 1);
+  if (n >= 2 && scope[n - 2] == '/' && scope[n - 1] == '*')
+    n -= 2;
+  if (n == 0)
+    return CAIRN_OK;
+  /* The shortest ID with this path: "spiffe://x" + path. */
+  if (SCHEME_LEN + 1 + n > CAIRN_ID_MAX)
+    return cairn_seterr(CAIRN_ERR_PARSE, "scope is longer than any SPIFFE "
+                        "ID path");
+  return validate_path(scope, n);
+}
+
+int cairn_scope_match(const char *scope, const char *spiffe_id)
+{
+  struct cairn_id id;
+
+  if (!scope || !spiffe_id)
+    return 0;
+  return cairn_scope_validate(scope) == CAIRN_OK &&
+         cairn_id_parse_str(spiffe_id, &id) == CAIRN_OK &&
+         cairn_id_path_in_scope(cairn_id_path(&id), scope);
+}

@@ -1,6 +1,8 @@
 /* Fuzz target: SPIFFE ID and trust-domain parsing. Checks invariants:
  * a parsed ID rebuilt from its parts is identical, its trust domain
- * validates, and the NUL-terminated entry points agree with the sized one. */
+ * validates, and the NUL-terminated entry points agree with the sized one;
+ * the path of a valid ID is a valid scope covering it, and a scope only
+ * matches when it and the ID are valid. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
     if (!cairn_id_path_in_scope(cairn_id_path(&id), cairn_id_path(&id)))
       abort();
+    /* Every ID path is a valid scope that covers the ID. */
+    if (cairn_scope_validate(cairn_id_path(&id)) != CAIRN_OK ||
+        !cairn_scope_match(cairn_id_path(&id), id.str))
+      abort();
   } else if (r != CAIRN_ERR_PARSE || cairn_errdetail()[0] == '\0') {
     abort();
   }
@@ -50,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bar) {
       *bar = '\0';
       (void)cairn_id_path_in_scope(s, bar + 1);
+      /* Here s is a full ID: a match needs a valid scope and ID. */
+      if (cairn_scope_match(bar + 1, s) &&
+          (cairn_scope_validate(bar + 1) != CAIRN_OK ||
+           cairn_id_validate(s) != CAIRN_OK))
+        abort();
     }
   }
   free(s);

@@ -205,6 +205,59 @@ static void test_scope(void)
   CHECK(cairn_id_path_in_scope("/anything", "/*"));
 }
 
+static void test_scope_validate_and_match(void)
+{
+  char big[CAIRN_ID_MAX + 8];
+
+  CHECK_OK(cairn_scope_validate(""));
+  CHECK_OK(cairn_scope_validate("/*"));
+  CHECK_OK(cairn_scope_validate("/site/a"));
+  CHECK_OK(cairn_scope_validate("/site/a/*"));
+  CHECK_OK(cairn_scope_validate("/Site_1/a.b-c"));
+  CHECK_ERR(cairn_scope_validate("site/a"), CAIRN_ERR_PARSE);
+  CHECK_STR_EQ(cairn_errdetail(), "path must have a leading slash");
+  CHECK_ERR(cairn_scope_validate("/site/a/"), CAIRN_ERR_PARSE);
+  CHECK_STR_EQ(cairn_errdetail(), "path cannot have a trailing slash");
+  CHECK_ERR(cairn_scope_validate("/site//a"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("/site/../a"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("/site/*/a"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("/site/a*"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("*"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("/site/a/**"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate("/site/a/*/*"), CAIRN_ERR_PARSE);
+  CHECK_ERR(cairn_scope_validate(NULL), CAIRN_ERR_INVAL);
+  /* Longer than any ID path ("spiffe://x" + path <= 2048 bytes). */
+  memset(big, 'a', sizeof big);
+  big[0] = '/';
+  big[CAIRN_ID_MAX - 10] = '\0';
+  CHECK_OK(cairn_scope_validate(big));
+  big[CAIRN_ID_MAX - 10] = 'a';
+  big[CAIRN_ID_MAX - 9] = '\0';
+  CHECK_ERR(cairn_scope_validate(big), CAIRN_ERR_PARSE);
+
+  CHECK(cairn_scope_match("/site/a", "spiffe://example.org/site/a"));
+  CHECK(cairn_scope_match("/site/a", "spiffe://example.org/site/a/web"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org/site/ab"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org/site"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org"));
+  CHECK(!cairn_scope_match("/site/a/*", "spiffe://example.org/site/a"));
+  CHECK(cairn_scope_match("/site/a/*", "spiffe://example.org/site/a/x/y"));
+  CHECK(!cairn_scope_match("/site/a/*", "spiffe://example.org/other/a/x"));
+  CHECK(cairn_scope_match("", "spiffe://example.org"));
+  CHECK(cairn_scope_match("/*", "spiffe://example.org/x"));
+  /* The trust domain is not compared. */
+  CHECK(cairn_scope_match("/site/a", "spiffe://other.org/site/a/x"));
+  /* Malformed IDs and scopes match nothing; case matters in paths. */
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org/site/a/"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org/site/a/../b"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://EXAMPLE.org/site/a"));
+  CHECK(!cairn_scope_match("/site/a", "spiffe://example.org/Site/a"));
+  CHECK(!cairn_scope_match("/site/a/", "spiffe://example.org/site/a/x"));
+  CHECK(!cairn_scope_match("site", "spiffe://example.org/site"));
+  CHECK(!cairn_scope_match(NULL, "spiffe://example.org/site"));
+  CHECK(!cairn_scope_match("/site", NULL));
+}
+
 int main(void)
 {
   RUN(test_valid);
@@ -212,5 +265,6 @@ int main(void)
   RUN(test_lengths);
   RUN(test_parts_and_td);
   RUN(test_scope);
+  RUN(test_scope_validate_and_match);
   return test_done();
 }

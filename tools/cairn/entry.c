@@ -107,7 +107,7 @@ static int any_entry_flag(struct cli *c)
   static const char *const names[] = {
     "spiffeID", "parentID", "selector", "x509SVIDTTL", "jwtSVIDTTL", "dns",
     "federatesWith", "admin", "downstream", "entryExpiry", "hint", "node",
-    "entryID", NULL};
+    "entryID", "scope", NULL};
   size_t i;
   for (i = 0; names[i]; i++)
     if (cli_isset(c, names[i])) return 1;
@@ -176,6 +176,7 @@ static int apply_flags(struct cli *c, Entry *e, int mode)
                       &e->expires_at))
     return 1;
   if (cli_isset(c, "hint")) e->hint = (char *)cli_str(c, "hint");
+  if (cli_isset(c, "scope")) e->scope = (char *)cli_str(c, "scope");
   return 0;
 }
 
@@ -695,6 +696,10 @@ static int run_count(struct cli *c)
   "A trust domain (\"example.org\" or \"spiffe://example.org\") whose "    \
   "bundle is delivered with this entry's SVIDs. Can be used more than once."
 #define H_HINT "A hint for workloads that receive several SVIDs."
+#define H_SCOPE                                                             \
+  "Downstream entries only: the ID path scope the downstream server may "  \
+  "mint under, e.g. /site/a (that path and everything below it) or "       \
+  "/site/a/* (only below it)."
 #define H_JWTTTL                                                            \
   "Lifetime of JWT-SVIDs issued for this entry: seconds or a duration "    \
   "such as 5m (0 = the server's default_jwt_svid_ttl)."
@@ -732,6 +737,7 @@ static const struct cli_flag create_flags[] = {
         "The SPIFFE ID of the entry's parent: an agent, a node entry, or "
         "the server (spiffe://<trust domain>/spire/server). Required "
         "unless -node is given."),
+  F_STR("scope", "PATH", H_SCOPE),
   F_LIST("selector", "TYPE:VALUE", H_SEL " At least one is required."),
   F_STR("spiffeID", "ID",
         "The SPIFFE ID this entry issues (required; must be in the "
@@ -758,6 +764,7 @@ static const struct cli_flag update_flags[] = {
   F_STR("jwtSVIDTTL", "TTL", H_JWTTTL),
   F_BOOL("node", H_NODE),
   F_STR("parentID", "ID", "The new parent SPIFFE ID."),
+  F_STR("scope", "PATH", H_SCOPE " -scope \"\" removes it."),
   F_LIST("selector", "TYPE:VALUE", H_SEL " Replaces the stored selectors."),
   F_STR("spiffeID", "ID", "The new SPIFFE ID."),
   F_STR("x509SVIDTTL", "TTL", H_X509TTL),

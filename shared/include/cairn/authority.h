@@ -1,14 +1,17 @@
 /* cairn/authority.h - the server side of the tier protocol.
  *
  * An authority serves the CoAP resources of docs/protocol.md that agents
- * (and later downstream servers) call on a Cairn server: node attestation
+ * and downstream servers call on a Cairn server: node attestation
  * (POST /v1/attest), node SVID renewal (POST /v1/node/renew), the trust
  * bundle (GET /v1/bundle, observable), the revision counters (GET
  * /v1/revision, observable), the entries authorised for a node (GET
- * /v1/entries), workload X509-SVIDs (POST /v1/svids) and JWT-SVIDs (POST
- * /v1/jwt). It owns a cairn_net_server (net.h) on the caller's libuv loop
- * and works on the server's store and CA manager, synchronously on the
- * loop thread (both are single-threaded objects, as for admin.h).
+ * /v1/entries), workload X509-SVIDs (POST /v1/svids), JWT-SVIDs (POST
+ * /v1/jwt), and for downstream servers an intermediate CA (POST
+ * /v1/downstream/ca) and the publication of their JWT keys (POST
+ * /v1/downstream/jwt-key). It owns a cairn_net_server (net.h) on the
+ * caller's libuv loop and works on the server's store and CA manager,
+ * synchronously on the loop thread (both are single-threaded objects, as
+ * for admin.h).
  *
  * Server identity. The authority mints its own X509-SVID,
  * spiffe://<td>/spire/server, with a fresh key from the CA manager. It is
@@ -31,6 +34,19 @@
  * SPIFFE ID is in the store's node table and not banned. The table is read
  * on every request (and for every Observe notification), so an evicted
  * (cairn_store_node_delete) or banned node fails its next call with 4.03.
+ *
+ * Downstream servers. A node is a downstream when an unexpired entry of
+ * its authorised set (see cairn_authority_entries()) has downstream = 1;
+ * only then may it call /v1/downstream/... (4.03 "node <id> has no
+ * downstream entry" otherwise). When no downstream entry of the node is
+ * without a scope, the node is scoped: its intermediate CA carries a URI
+ * NameConstraints permitting only the trust domain, and POST /v1/svids
+ * items and POST /v1/jwt for entries whose SPIFFE ID lies outside every
+ * scope (cairn_scope_match(), id.h) are refused (item error / 4.03
+ * "entry <id> is outside the downstream scope of this node"). The
+ * intermediate lives opts.downstream_ca_ttl, capped by the CA manager at
+ * the active CA's notAfter. A published JWT key goes into the bundle
+ * (cairn_ca_add_jwt_key()), whose observers are notified at once.
  *
  * Threads: one thread (the loop's). Logging: module "authority"; join
  * tokens appear only as their first 4 characters.
@@ -60,6 +76,10 @@ struct cairn_msg_entries_resp;
 #define CAIRN_AUTHORITY_ALIAS_SELECTOR "spiffe_id"
 /* Memory for the per-node record of the last /v1/entries answer. */
 #define CAIRN_AUTHORITY_SEEN_MAX (64u * 1024 * 1024)
+/* POST /v1/downstream/jwt-key refuses a new kid (4.03) once the bundle
+ * holds this many JWT keys, so downstreams cannot grow it without bound
+ * (every node fetches it). */
+#define CAIRN_AUTHORITY_JWT_KEYS_MAX 1024
 
 struct cairn_authority_opts {
   /* Bare trust domain; NULL = the CA manager's. Another one than the
@@ -75,6 +95,11 @@ struct cairn_authority_opts {
   int64_t node_svid_ttl;
   /* The server's own SVID: default_x509_svid_ttl, as SPIRE's server. */
   int64_t server_svid_ttl;
+  /* Intermediate CAs for downstream servers (POST /v1/downstream/ca), as
+   * SPIRE's upstream signs them with its own ca_ttl; 0 = the lifetime of
+   * the active X.509 CA (notAfter - notBefore - CAIRN_CERT_BACKDATE, i.e.
+   * the ca_ttl it was made with). Capped at the active CA's notAfter. */
+  int64_t downstream_ca_ttl;
   enum cairn_key_type server_key_type;  /* 0 = P-256 */
   /* Accept join_token attestation (NodeAttestor "join_token"). Without
    * it POST /v1/attest answers 4.03. */
@@ -131,6 +156,9 @@ struct cairn_authority_stats {
   uint64_t renewed;           /* node SVID renewals */
   uint64_t svids;             /* workload X509-SVIDs issued */
   uint64_t jwts;              /* JWT-SVIDs issued */
+  uint64_t downstream_cas;    /* intermediate CAs for downstream servers */
+  uint64_t jwt_keys;          /* downstream JWT keys published (new or
+                               * repeated) */
   uint64_t refused;           /* requests answered 4.xx by the authority */
   uint64_t server_svids;      /* server SVIDs minted (1 after _new) */
   char server_serial[41];     /* the current server SVID's serial (hex) */

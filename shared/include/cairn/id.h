@@ -58,4 +58,20 @@ int cairn_td_parse(const char *s, char *out);
  * "/ *" matches everything. */
 int cairn_id_path_in_scope(const char *path, const char *scope);
 
+/* Validates a path scope (the scope of a downstream entry): "" or "/ *"
+ * (everything), or a valid ID path ("/site/a": no empty, dot or trailing
+ * segments, [A-Za-z0-9._-] only) optionally followed by "/ *" (both
+ * written without the space). CAIRN_ERR_PARSE with a detail otherwise
+ * (e.g. "/site/a/", "site/a", "/site//a", a '*' anywhere but in that
+ * final "/ *"), CAIRN_ERR_INVAL for NULL. */
+int cairn_scope_validate(const char *scope);
+
+/* 1 when spiffe_id is a valid SPIFFE ID whose path is inside scope
+ * (cairn_id_path_in_scope()) and scope is valid (cairn_scope_validate());
+ * 0 otherwise, including NULL arguments, so a malformed scope matches
+ * nothing. The trust domain is not compared: callers check membership
+ * (cairn_id_member_of()) themselves. No side effect except that a
+ * refusal may replace the thread's error detail (cairn_errdetail()). */
+int cairn_scope_match(const char *scope, const char *spiffe_id);
+
 #endif
