@@ -67,6 +67,7 @@ static const char g_usage[] =
     "    log_level              DEBUG, INFO, WARN, ERROR (INFO)\n"
     "    ca_ttl                 CA and JWT key lifetime (24h)\n"
     "    default_x509_svid_ttl  (1h)    default_jwt_svid_ttl (5m)\n"
+    "    agent_ttl              node SVIDs (default_x509_svid_ttl)\n"
     "    ca_key_type            ec-p256 or ec-p384 (ec-p256)\n"
     "    jwt_issuer             (\"\")    ca_subject { common_name }\n"
     "  }\n"
@@ -288,6 +289,12 @@ static int start(struct cloud *c, const char *config)
   if ((r = cairn_srvconf_load(config, &c->cfg)))
     return die("cannot load the configuration");
   cairn_log_set_level(c->cfg->log_level);
+  if (c->cfg->upstream_plugin) {
+    fprintf(stderr, PROG ": %s: UpstreamAuthority \"%s\" is for cairn-edge "
+            "(a server below another Cairn server); cairn-cloud is the root "
+            "of its trust domain\n", c->cfg->file, c->cfg->upstream_plugin);
+    return 1;
+  }
   for (size_t i = 0; i < c->cfg->n_warnings; i++)
     CAIRN_LOGW(MOD, "%s: %s", c->cfg->file, c->cfg->warnings[i]);
 
@@ -329,6 +336,7 @@ static int start(struct cloud *c, const char *config)
   uo.port = (uint16_t)c->cfg->bind_port;
   uo.default_x509_svid_ttl = c->cfg->default_x509_svid_ttl;
   uo.default_jwt_svid_ttl = c->cfg->default_jwt_svid_ttl;
+  uo.node_svid_ttl = c->cfg->agent_ttl;
   uo.join_token = c->cfg->join_token_attestor;
   uo.entry_owner = CAIRN_ADMIN_OWNER_CLOUD;
   if (cairn_authority_new(&c->loop, c->st, c->ca, &uo, &c->auth))

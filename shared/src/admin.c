@@ -53,6 +53,8 @@ struct cairn_admin {
   char server_id[CAIRN_TD_MAX + 32];
   char *owner;
   char *version;
+  char *scope;                        /* NULL = none */
+  char upstream_status[256];
   int64_t x509_ttl, jwt_ttl;
   int64_t started_at;
   struct method *methods;
@@ -351,6 +353,14 @@ static int conv_federates(struct cairn_admin *a, struct arena *ar, char **in,
   return CAIRN_OK;
 }
 
+/* cairn-edge: an ID outside the edge's scope is refused. */
+static int check_scope(const struct cairn_admin *a, const char *spiffe_id)
+{
+  if (!a->scope || cairn_scope_match(a->scope, spiffe_id)) return CAIRN_OK;
+  return cairn_seterr(CAIRN_ERR_DENIED, "%s is outside this server's scope "
+                      "%s", spiffe_id, a->scope);
+}
+
 /* Turns a wire entry into a store entry (pointing into pe and the arena)
  * after checking everything the store does not check itself. For update,
  * the ID is required. The parent and federated bundles are looked up in
@@ -370,6 +380,7 @@ static int conv_entry(struct cairn_admin *a, struct arena *ar,
   if (strcmp(pe->spiffe_id, a->server_id) == 0)
     return cairn_seterr(CAIRN_ERR_INVAL, "spiffe_id %s is the server's own ID",
                         pe->spiffe_id);
+  if ((r = check_scope(a, pe->spiffe_id))) return r;
   if (!pe->n_selectors)
     return cairn_seterr(CAIRN_ERR_INVAL, "at least one selector is required");
   if ((r = conv_selectors(ar, pe->selectors, pe->n_selectors,
@@ -1295,7 +1306,9 @@ static int m_mint_x509(struct cairn_admin *a, struct arena *ar,
   UNPACK(MintX509SVIDRequest, cairn__admin__v1__mint_x509_svidrequest__unpack,
          ar, req, len, rq);
   if (!rq->csr.len) return cairn_seterr(CAIRN_ERR_INVAL, "csr is required");
-  if ((r = check_id(a, "spiffe_id", rq->spiffe_id, 1))) return r;
+  if ((r = check_id(a, "spiffe_id", rq->spiffe_id, 1)) ||
+      (r = check_scope(a, rq->spiffe_id)))
+    return r;
   if (rq->n_dns_names > CAIRN_STORE_DNS_MAX)
     return cairn_seterr(CAIRN_ERR_TOO_BIG, "%zu DNS names (at most %d)",
                         rq->n_dns_names, CAIRN_STORE_DNS_MAX);
@@ -1350,7 +1363,9 @@ static int m_mint_jwt(struct cairn_admin *a, struct arena *ar,
 
   UNPACK(MintJWTSVIDRequest, cairn__admin__v1__mint_jwtsvidrequest__unpack, ar,
          req, len, rq);
-  if ((r = check_id(a, "spiffe_id", rq->spiffe_id, 1))) return r;
+  if ((r = check_id(a, "spiffe_id", rq->spiffe_id, 1)) ||
+      (r = check_scope(a, rq->spiffe_id)))
+    return r;
   if (!rq->n_audience)
     return cairn_seterr(CAIRN_ERR_INVAL, "at least one audience is required");
   if (rq->n_audience > CAIRN_JWT_AUD_MAX)
@@ -1438,6 +1453,13 @@ static int m_health(struct cairn_admin *a, struct arena *ar,
   rs->agents = (int64_t)agents;
   rs->upstream = cs.upstream == 1 ? "disk"
                  : cs.upstream == 2 ? "cairn" : "self-signed";
+  if (cs.x509_current.state == CAIRN_CA_SLOT_ACTIVE &&
+      cs.x509_current.not_after > (int64_t)cairn_now())
+    rs->offline_budget_seconds =
+        cs.x509_current.not_after - (int64_t)cairn_now();
+  rs->next_x509_ready = cs.x509_next.state == CAIRN_CA_SLOT_PREPARED;
+  rs->upstream_status = a->upstream_status;
+  rs->scope = a->scope ? a->scope : "";
   *resp = &rs->base;
   return CAIRN_OK;
 }
@@ -1533,6 +1555,10 @@ int cairn_admin_new(const struct cairn_admin_opts *opts,
   a->started_at = opts->started_at ? opts->started_at : (int64_t)cairn_now();
   a->owner = cairn_strdup(opts->owner ? opts->owner : CAIRN_ADMIN_OWNER_CLOUD);
   a->version = cairn_strdup(opts->version ? opts->version : "");
+  if (opts->scope && opts->scope[0] && !(a->scope = cairn_strdup(opts->scope))) {
+    cairn_admin_free(a);
+    return cairn_seterr(r, "out of memory");
+  }
   a->methods = calloc(N_METHODS, sizeof *a->methods);
   if (!a->owner || !a->version || !a->methods) {
     cairn_admin_free(a);
@@ -1561,10 +1587,17 @@ int cairn_admin_register(struct cairn_admin *a, struct cairn_grpc_server *srv)
   return CAIRN_OK;
 }
 
+void cairn_admin_set_upstream_status(struct cairn_admin *a, const char *s)
+{
+  if (!a) return;
+  snprintf(a->upstream_status, sizeof a->upstream_status, "%s", s ? s : "");
+}
+
 void cairn_admin_free(struct cairn_admin *a)
 {
   if (!a) return;
   free(a->owner);
+  free(a->scope);
   free(a->version);
   free(a->methods);
   free(a);

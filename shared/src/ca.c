@@ -66,7 +66,8 @@ static const char *tfmt(int64_t t, char *buf, size_t n)
 /* Saves the current detail, so a later call cannot overwrite it. */
 static void keep_err(int r, int *first, char *detail)
 {
-  if (!r || *first) return;
+  /* CAIRN_ERR_AGAIN: an upstream answer is awaited, nothing failed. */
+  if (!r || r == CAIRN_ERR_AGAIN || *first) return;
   *first = r;
   snprintf(detail, DETAIL_MAX, "%s", cairn_errdetail());
 }
@@ -215,6 +216,75 @@ static int bundle_ensure(struct cairn_ca *ca, struct cairn_bundle *b,
     if ((r = cairn_bundle_add_jwt_key(b, s->id, s->key))) return r;
   }
   if (ext && (r = cairn_bundle_add_jwt_key(b, ext->kid, ext->pub))) return r;
+  for (size_t i = 0; ca->up_bundle && i < cairn_bundle_jwt_count(ca->up_bundle);
+       i++) {
+    const char *kid = NULL;
+    const struct cairn_key *k = cairn_bundle_jwt_at(ca->up_bundle, i, &kid);
+    if (!k || !kid) continue;
+    r = cairn_bundle_add_jwt_key(b, kid, k);
+    if (r == CAIRN_ERR_EXISTS) {
+      CAIRN_LOGW(CA_LOG, "bundle: the upstream's JWT key %s clashes with "
+                         "another key of that kid; not adopted",
+                 kid);
+      continue;
+    }
+    if (r) return r;
+  }
+  return CAIRN_OK;
+}
+
+/* 1 when the journal holds an unexpired published key kid. */
+static int published_live(const struct cairn_journal_slot *rows, size_t n,
+                          const char *kid, int64_t now)
+{
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].kind == CAIRN_CA_JWT &&
+        strcmp(rows[i].slot_id, CA_SLOT_PUBLISHED) == 0 &&
+        strcmp(rows[i].kid, kid) == 0 && rows[i].not_after > now)
+      return 1;
+  return 0;
+}
+
+/* Callback mode after cairn_ca_set_upstream_bundle(): drops the roots and
+ * JWT keys that are neither the upstream's (its bundle, or the roots of
+ * the last signing), nor the manager's own live JWT slots, nor keys
+ * published here by downstream servers. */
+static int bundle_follow(struct cairn_ca *ca, struct cairn_bundle *b,
+                         const struct cairn_journal_slot *rows, size_t n,
+                         int64_t now)
+{
+  const struct cairn_cert_list *l = cairn_bundle_x509(b);
+  const struct cairn_cert_list *up = cairn_bundle_x509(ca->up_bundle);
+  char id[129];
+  int r;
+
+  for (size_t i = cairn_cert_list_count(l); i-- > 0;) {
+    const struct cairn_cert *c = cairn_cert_list_at(l, i);
+    if (cairn__ca_in_list(up, c) || cairn__ca_in_list(ca->up_roots, c))
+      continue;
+    if (cert_id_hex(c, id, sizeof id)) snprintf(id, sizeof id, "?");
+    if ((r = cairn_bundle_remove_x509(b, c))) return r;
+    l = cairn_bundle_x509(b); /* the list was rebuilt */
+    CAIRN_LOGI(CA_LOG, "bundle: X.509 authority skid=%s left the upstream's "
+                       "bundle",
+               id);
+  }
+  for (size_t i = cairn_bundle_jwt_count(b); i-- > 0;) {
+    const char *k = NULL;
+    char kid[CAIRN_JWT_KID_MAX + 1];
+    int own = 0;
+    cairn_bundle_jwt_at(b, i, &k);
+    snprintf(kid, sizeof kid, "%s", k ? k : "");
+    for (int s = 0; s < 2; s++)
+      if (slot_live(&ca->jwt[s], now) && strcmp(ca->jwt[s].id, kid) == 0)
+        own = 1;
+    if (own || cairn_bundle_jwt_find(ca->up_bundle, kid) ||
+        published_live(rows, n, kid, now))
+      continue;
+    if ((r = cairn_bundle_remove_jwt_key(b, kid))) return r;
+    CAIRN_LOGI(CA_LOG, "bundle: JWT key kid=%s left the upstream's bundle",
+               kid);
+  }
   return CAIRN_OK;
 }
 
@@ -293,7 +363,9 @@ static int bundle_sync(struct cairn_ca *ca, const struct ext_jwt *ext,
     work = NULL;
     if ((r = bundle_load(ca)) || (r = cairn_bundle_dup(ca->bundle, &work)) ||
         (r = bundle_ensure(ca, work, ext, now)) ||
-        (r = bundle_prune(work, rows, nrows, now)))
+        (r = bundle_prune(work, rows, nrows, now)) ||
+        (ca->up_bundle &&
+         (r = bundle_follow(ca, work, rows, nrows, now))))
       goto out;
     if (ca->bundle_stored ? cairn_bundle_content_equal(work, ca->bundle)
                           : bundle_is_empty(work)) {
@@ -353,7 +425,25 @@ static int prepare_slot(struct cairn_ca *ca, enum cairn_ca_kind kind)
                         kind_label(kind));
   memset(&s, 0, sizeof s);
   memset(&j, 0, sizeof j);
-  if ((r = cairn_key_generate(ca->key_type, &key))) goto out;
+  /* A key whose upstream answer is awaited is offered again. */
+  if (kind == CAIRN_CA_X509 && ca->pend_x509) {
+    key = ca->pend_x509;
+    ca->pend_x509 = NULL; /* back in pend_x509 on CAIRN_ERR_AGAIN */
+  } else if (kind == CAIRN_CA_JWT && ca->pend_jwt) {
+    if (ca->pend_jwt_not_after - now >= cairn__ca_min_life(ca)) {
+      key = ca->pend_jwt;
+      snprintf(s.id, sizeof s.id, "%s", ca->pend_jwt_kid);
+      s.not_before = ca->pend_jwt_not_before;
+      s.not_after = ca->pend_jwt_not_after;
+    } else {
+      CAIRN_LOGW(CA_LOG, "JWT key %s: the upstream did not confirm it in "
+                         "time; publishing a new one",
+                 ca->pend_jwt_kid);
+      cairn_key_free(ca->pend_jwt);
+    }
+    ca->pend_jwt = NULL;
+  }
+  if (!key && (r = cairn_key_generate(ca->key_type, &key))) goto out;
   if (kind == CAIRN_CA_X509) {
     const struct cairn_cert *c;
     if ((r = cairn__ca_mint_x509(ca, key, &s.chain, &roots))) goto out;
@@ -371,14 +461,21 @@ static int prepare_slot(struct cairn_ca *ca, enum cairn_ca_kind kind)
     }
     if ((r = list_der(s.chain, &chain_der, &chain_len))) goto out;
   } else {
-    if ((r = cairn_jwt_new_kid(s.id, sizeof s.id))) goto out;
-    s.not_before = now;
-    s.not_after = now + ca->ca_ttl;
+    if (!s.id[0]) {
+      if ((r = cairn_jwt_new_kid(s.id, sizeof s.id))) goto out;
+      s.not_before = now;
+      s.not_after = now + ca->ca_ttl;
+    }
     snprintf(s.key_ref, sizeof s.key_ref, "jwt-%s", s.id);
     if (ca->publish_fn) {
       if ((r = cairn_key_public(key, &pub))) goto out;
       cairn_clearerr();
       if ((r = ca->publish_fn(ca->up_arg, s.id, pub, s.not_after))) {
+        if (r == CAIRN_ERR_AGAIN) {
+          cairn_seterr(r, "waiting for the upstream to accept JWT key %s",
+                       s.id);
+          goto out;
+        }
         snprintf(detail, sizeof detail, "%s", cairn_errdetail());
         r = cairn_seterr(r, "publishing the JWT key upstream failed: %s",
                          detail[0] ? detail : cairn_strerror(r));
@@ -435,7 +532,22 @@ static int prepare_slot(struct cairn_ca *ca, enum cairn_ca_kind kind)
                sl[1].id);
   r = CAIRN_OK;
 out:
-  if (r) {
+  if (r == CAIRN_ERR_AGAIN && key) {
+    /* The upstream answers later: keep the key for the next attempt. */
+    snprintf(detail, sizeof detail, "%s", cairn_errdetail());
+    if (kind == CAIRN_CA_X509) {
+      ca->pend_x509 = key;
+    } else {
+      ca->pend_jwt = key;
+      snprintf(ca->pend_jwt_kid, sizeof ca->pend_jwt_kid, "%s", s.id);
+      ca->pend_jwt_not_before = s.not_before;
+      ca->pend_jwt_not_after = s.not_after;
+    }
+    key = NULL; /* pending */
+    CAIRN_LOGD(CA_LOG, "%s preparation waits for the upstream: %s",
+               kind_label(kind), detail);
+    r = cairn_seterr(CAIRN_ERR_AGAIN, "%s", detail);
+  } else if (r) {
     int keep = r;
     snprintf(detail, sizeof detail, "%s", cairn_errdetail());
     if (saved) remove_key_file(ca, s.key_ref);
@@ -885,6 +997,15 @@ int cairn_ca_new(const struct cairn_ca_opts *opts, struct cairn_store *store,
   if (!slot_live(&ca->x509[0], now) || !slot_live(&ca->jwt[0], now)) {
     if (t) {
       r = t; /* keeps the tick's detail */
+    } else if (ca->pend_x509 || ca->pend_jwt) {
+      /* Only upstream answers are missing (cairn/ca.h). */
+      CAIRN_LOGI(CA_LOG, "waiting for the upstream to sign the first %s",
+                 slot_live(&ca->x509[0], now) ? "JWT key"
+                 : slot_live(&ca->jwt[0], now) ? "X.509 CA"
+                                                : "X.509 CA and JWT key");
+      *out = ca;
+      ca = NULL; /* transferred */
+      r = CAIRN_OK;
     } else {
       r = cairn_seterr(CAIRN_ERR_INTERNAL, "no active X.509 CA or JWT key "
                                            "after the first rotation step");
@@ -911,6 +1032,9 @@ void cairn_ca_free(struct cairn_ca *ca)
     slot_clear(&ca->jwt[i]);
   }
   cairn_cert_list_free(ca->up_roots);
+  cairn_bundle_free(ca->up_bundle);
+  cairn_key_free(ca->pend_x509);
+  cairn_key_free(ca->pend_jwt);
   cairn_bundle_free(ca->bundle);
   free(ca->keys_dir);
   free(ca->up_cert_path);
@@ -965,6 +1089,101 @@ void cairn_ca_get_status(const struct cairn_ca *ca,
   out->bundle_x509_count = cairn_cert_list_count(cairn_bundle_x509(ca->bundle));
   out->bundle_jwt_count = cairn_bundle_jwt_count(ca->bundle);
   out->upstream = ca->upstream;
+  out->x509_pending = ca->pend_x509 != NULL;
+  out->jwt_pending = ca->pend_jwt != NULL;
+  out->min_life = cairn__ca_min_life(ca);
+}
+
+/* ---- cairn-edge: the upstream's bundle ------------------------------ */
+
+int cairn_ca_set_upstream_bundle(struct cairn_ca *ca,
+                                 const struct cairn_bundle *b, int *changed)
+{
+  struct cairn_bundle *nb = NULL;
+  struct cairn_cert_list *roots = NULL;
+  const struct cairn_cert_list *l;
+  int r;
+
+  if (changed) *changed = 0;
+  if (!ca || !b) return cairn_seterr(CAIRN_ERR_INVAL, "ca: NULL argument");
+  if (ca->upstream != 2)
+    return cairn_seterr(CAIRN_ERR_INVAL, "only a CA with an upstream "
+                                         "callback follows an upstream bundle");
+  if (strcmp(cairn_bundle_td(b), ca->td) != 0)
+    return cairn_seterr(CAIRN_ERR_POLICY, "the upstream's bundle is for "
+                                          "trust domain %s, not %s",
+                        cairn_bundle_td(b), ca->td);
+  l = cairn_bundle_x509(b);
+  if (cairn_cert_list_count(l) == 0)
+    return cairn_seterr(CAIRN_ERR_POLICY, "the upstream's bundle holds no "
+                                          "X.509 authority");
+  if ((r = cairn_bundle_dup(b, &nb)) || (r = cairn_cert_list_new(&roots)))
+    goto out;
+  for (size_t i = 0; i < cairn_cert_list_count(l); i++)
+    if ((r = cairn_cert_list_push_copy(roots, cairn_cert_list_at(l, i))))
+      goto out;
+  cairn_bundle_free(ca->up_bundle);
+  ca->up_bundle = nb;
+  nb = NULL;
+  cairn_cert_list_free(ca->up_roots);
+  ca->up_roots = roots;
+  roots = NULL; /* both transferred */
+  r = bundle_sync(ca, NULL, changed);
+out:
+  cairn_bundle_free(nb);
+  cairn_cert_list_free(roots);
+  return r;
+}
+
+int cairn_ca_published_keys(struct cairn_ca *ca,
+                            struct cairn_ca_published_key **out, size_t *n)
+{
+  struct cairn_journal_slot *rows = NULL;
+  struct cairn_ca_published_key *k = NULL;
+  size_t nrows = 0, cnt = 0;
+  int64_t now = (int64_t)cairn_now();
+  int r;
+
+  if (out) *out = NULL;
+  if (n) *n = 0;
+  if (!ca || !out || !n)
+    return cairn_seterr(CAIRN_ERR_INVAL, "ca: NULL argument");
+  if ((r = cairn_store_journal_list(ca->st, CAIRN_CA_JWT, &rows, &nrows)))
+    return r;
+  if (nrows && !(k = calloc(nrows, sizeof *k))) {
+    r = cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+    goto out;
+  }
+  for (size_t i = 0; i < nrows; i++) {
+    const struct cairn_journal_slot *j = &rows[i];
+    if (strcmp(j->slot_id, CA_SLOT_PUBLISHED) != 0 || j->not_after <= now ||
+        !j->kid[0] || strlen(j->kid) >= sizeof k[cnt].kid ||
+        !cairn_bundle_jwt_find(ca->bundle, j->kid))
+      continue;
+    if ((r = cairn_key_import_der(j->public_key, j->public_key_len,
+                                  &k[cnt].pub)))
+      goto out;
+    snprintf(k[cnt].kid, sizeof k[cnt].kid, "%s", j->kid);
+    k[cnt].not_after = j->not_after;
+    cnt++;
+  }
+  if (cnt) {
+    *out = k;
+    *n = cnt;
+    k = NULL; /* transferred */
+  }
+  r = CAIRN_OK;
+out:
+  cairn_ca_published_keys_free(k, cnt);
+  cairn_journal_slot_array_free(rows, nrows);
+  return r;
+}
+
+void cairn_ca_published_keys_free(struct cairn_ca_published_key *k, size_t n)
+{
+  if (!k) return;
+  for (size_t i = 0; i < n; i++) cairn_key_free(k[i].pub);
+  free(k);
 }
 
 /* ---- signing ------------------------------------------------------- */

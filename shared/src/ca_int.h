@@ -65,8 +65,20 @@ struct cairn_ca {
   struct cairn_store *st;
 
   /* The latest upstream roots (disk: from the last load; callback: from
-   * the last signing), kept in the bundle while unexpired. May be NULL. */
+   * the last signing or cairn_ca_set_upstream_bundle()), kept in the
+   * bundle while unexpired. May be NULL. */
   struct cairn_cert_list *up_roots;
+  /* Callback mode: the upstream's bundle the own one follows
+   * (cairn_ca_set_upstream_bundle), NULL before the first. */
+  struct cairn_bundle *up_bundle;
+  /* Callback mode, asynchronous answers (see cairn/ca.h): the key of the
+   * X.509 CA the upstream is asked to sign, and the JWT key being
+   * published (with its kid and validity), offered again at the next
+   * attempt. NULL when nothing is pending. */
+  struct cairn_key *pend_x509;
+  struct cairn_key *pend_jwt;
+  char pend_jwt_kid[129];
+  int64_t pend_jwt_not_before, pend_jwt_not_after;
 
   struct ca_slot x509[2];             /* [0] current, [1] next */
   struct ca_slot jwt[2];
@@ -89,6 +101,9 @@ int cairn__ca_upstream_load(const struct cairn_ca *ca, struct ca_upstream *u);
 int cairn__ca_mint_x509(struct cairn_ca *ca, const struct cairn_key *key,
                         struct cairn_cert_list **chain,
                         struct cairn_cert_list **roots);
+/* 1 when l holds a certificate equal to c. */
+int cairn__ca_in_list(const struct cairn_cert_list *l,
+                      const struct cairn_cert *c);
 /* min(ca_ttl / 6, 7 days): the least life a new authority must have. */
 int64_t cairn__ca_min_life(const struct cairn_ca *ca);
 

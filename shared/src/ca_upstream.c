@@ -212,14 +212,15 @@ out:
   return r;
 }
 
-static int in_list(const struct cairn_cert_list *l, const struct cairn_cert *c)
+int cairn__ca_in_list(const struct cairn_cert_list *l,
+                      const struct cairn_cert *c)
 {
   for (size_t i = 0; i < cairn_cert_list_count(l); i++)
     if (cairn_cert_equal(cairn_cert_list_at(l, i), c)) return 1;
   return 0;
 }
 
-static int mint_callback(struct cairn_ca *ca, const struct cairn_key *pub,
+static int mint_callback(struct cairn_ca *ca, const struct cairn_key *key,
                          struct cairn_cert_list *chain,
                          struct cairn_cert_list **roots)
 {
@@ -228,7 +229,12 @@ static int mint_callback(struct cairn_ca *ca, const struct cairn_key *pub,
   int r;
 
   cairn_clearerr();
-  r = ca->up_fn(ca->up_arg, pub, ca->ca_ttl, &got, &rts);
+  r = ca->up_fn(ca->up_arg, key, ca->ca_ttl, &got, &rts);
+  if (r == CAIRN_ERR_AGAIN) {
+    /* Under way; the manager keeps the key pending (cairn/ca.h). */
+    r = cairn_seterr(r, "waiting for the upstream to sign the X.509 CA");
+    goto out;
+  }
   if (r) {
     snprintf(detail, sizeof detail, "%s", cairn_errdetail());
     r = cairn_seterr(r, "upstream signing failed: %s",
@@ -249,7 +255,7 @@ static int mint_callback(struct cairn_ca *ca, const struct cairn_key *pub,
   }
   for (size_t i = 0; i < cairn_cert_list_count(got); i++) {
     const struct cairn_cert *c = cairn_cert_list_at(got, i);
-    if (i > 0 && in_list(rts, c)) continue; /* a root is not sent */
+    if (i > 0 && cairn__ca_in_list(rts, c)) continue; /* a root is not sent */
     if ((r = cairn_cert_list_push_copy(chain, c))) goto out;
   }
   *roots = rts;
@@ -311,7 +317,7 @@ int cairn__ca_mint_x509(struct cairn_ca *ca, const struct cairn_key *key,
   switch (ca->upstream) {
   case 0: r = mint_self_signed(ca, key, pub, now, ch); break;
   case 1: r = mint_disk(ca, pub, now, ch, &rts); break;
-  default: r = mint_callback(ca, pub, ch, &rts); break;
+  default: r = mint_callback(ca, key, ch, &rts); break;
   }
   if (r) goto out;
   if (ca->upstream &&

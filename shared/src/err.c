@@ -31,6 +31,7 @@ static const char *const g_text[CAIRN_ERR__COUNT] = {
   [CAIRN_ERR_DENIED] = "permission denied",
   [CAIRN_ERR_AUDIENCE] = "audience mismatch",
   [CAIRN_ERR_CONFLICT] = "conflicting concurrent change",
+  [CAIRN_ERR_AGAIN] = "in progress, try again later",
 };
 
 const char *cairn_strerror(int code)

@@ -1,4 +1,5 @@
-/* srvconf.c - cairn-cloud's configuration file (see cairn/srvconf.h). */
+/* srvconf.c - the configuration file of cairn-cloud and cairn-edge (see
+ * cairn/srvconf.h). */
 #include "cairn/srvconf.h"
 
 #include <arpa/inet.h>
@@ -11,6 +12,8 @@
 #include "cairn/cfg.h"
 #include "cairn/err.h"
 #include "cairn/grpc.h"
+#include "cairn/id.h"
+#include "cairn/store.h"
 #include "cairn/util.h"
 
 #define JWT_ISSUER_MAX 1024
@@ -126,6 +129,9 @@ static int load_server(struct cairn_srvconf *c, const struct cairn_cfg *srv)
   if ((r = get_ttl(srv, "default_jwt_svid_ttl", 1, CAIRN_SRVCONF_SVID_TTL_MAX,
                    &c->default_jwt_svid_ttl)))
     return r;
+  if ((r = get_ttl(srv, "agent_ttl", 1, CAIRN_SRVCONF_SVID_TTL_MAX,
+                   &c->agent_ttl)))
+    return r;
 
   /* ca_key_type */
   s = NULL;
@@ -188,7 +194,7 @@ static int load_server(struct cairn_srvconf *c, const struct cairn_cfg *srv)
 enum ptype { P_DATASTORE, P_KEYMANAGER, P_UPSTREAM, P_NODEATTESTOR, P__N };
 static const char *const g_datastores[] = {"sql", NULL};
 static const char *const g_keymanagers[] = {"disk", "memory", NULL};
-static const char *const g_upstreams[] = {"disk", NULL};
+static const char *const g_upstreams[] = {"disk", "cairn", "spire", NULL};
 static const char *const g_nodeattestors[] = {"join_token", NULL};
 /* SPIRE's server takes several NodeAttestors (one per kind); the loader
  * refuses a second "join_token" itself. */
@@ -277,13 +283,186 @@ static int load_upstream(struct cairn_srvconf *c, const struct cairn_cfg *pb,
   return CAIRN_OK;
 }
 
+/* ---- UpstreamAuthority "cairn" / "spire" (cairn-edge) ------------------- */
+
+int cairn_srvconf_check_token(const char *t)
+{
+  size_t n;
+
+  if (!t || !t[0]) return cairn_seterr(CAIRN_ERR_INVAL, "join token is empty");
+  n = strlen(t);
+  if (n > CAIRN_SRVCONF_TOKEN_MAX)
+    return cairn_seterr(CAIRN_ERR_INVAL, "join token is longer than %d bytes",
+                        CAIRN_SRVCONF_TOKEN_MAX);
+  for (size_t i = 0; i < n; i++)
+    if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+          (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_' ||
+          t[i] == '.'))
+      return cairn_seterr(CAIRN_ERR_INVAL, "join token may only hold letters, "
+                          "digits, '-', '_' and '.'");
+  if (strspn(t, ".") == n)
+    return cairn_seterr(CAIRN_ERR_INVAL, "join token cannot be \".\" or "
+                        "\"..\"");
+  return CAIRN_OK;
+}
+
+static void clear_token(struct cairn_srvconf *c)
+{
+  if (c->upstream_join_token)
+    cairn_freezero(c->upstream_join_token, strlen(c->upstream_join_token));
+  c->upstream_join_token = NULL;
+}
+
+int cairn_srvconf_set_join_token(struct cairn_srvconf *c, const char *token)
+{
+  char *t;
+
+  if (!c || !c->upstream_plugin)
+    return cairn_seterr(CAIRN_ERR_INVAL, "-joinToken needs an "
+                        "UpstreamAuthority \"cairn\" in the configuration");
+  if (cairn_srvconf_check_token(token) != CAIRN_OK)
+    return cairn_seterr(CAIRN_ERR_CONFIG, "-joinToken: %s", cairn_errdetail());
+  if (!(t = cairn_strdup(token)))
+    return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
+  clear_token(c);
+  c->upstream_join_token = t;
+  return CAIRN_OK;
+}
+
+/* An IPv4/IPv6 literal or a DNS host name. */
+static int host_ok(const char *s)
+{
+  unsigned char tmp[16];
+  size_t n = strlen(s), label = 0;
+
+  if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
+    return 1;
+  if (n == 0 || n > CAIRN_SRVCONF_HOST_MAX) return 0;
+  for (size_t i = 0; i <= n; i++) {
+    char ch = s[i];
+    if (ch == '.' || ch == '\0') {
+      if (label == 0 || label > 63 || s[i - 1] == '-') return 0;
+      label = 0;
+      continue;
+    }
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '-'))
+      return 0;
+    if (label == 0 && ch == '-') return 0;
+    label++;
+  }
+  return 1;
+}
+
+static int load_upstream_cairn(struct cairn_srvconf *c, const char *name,
+                               const struct cairn_cfg *pb,
+                               const struct cairn_cfg *pd)
+{
+  const char *s = NULL;
+  int64_t port;
+  int r;
+
+  if ((r = cairn_cfg_set_str(&c->upstream_plugin, name))) return r;
+  c->upstream_port = CAIRN_SRVCONF_UPSTREAM_PORT_DEFAULT;
+  if (strcmp(name, "spire") == 0 &&
+      cairn_cfg_get_str(pd, "workload_api_socket", &s) != CAIRN_ERR_NOT_FOUND)
+    return cairn_cfg_error(cairn_cfg_where(pd, "workload_api_socket"),
+                           "UpstreamAuthority \"spire\": workload_api_socket "
+                           "is not applicable: cairn-edge attests to its "
+                           "upstream itself (join_token, trust_bundle_path) "
+                           "instead of through a co-located agent's Workload "
+                           "API");
+  r = cairn_cfg_get_str(pd, "server_address", &s);
+  if (r == CAIRN_ERR_NOT_FOUND)
+    return cairn_cfg_error(pd ? pd : pb, "UpstreamAuthority \"%s\": "
+                           "server_address is required", name);
+  if (r) return r;
+  if (!host_ok(s))
+    return cairn_cfg_error(cairn_cfg_where(pd, "server_address"),
+                           "server_address: \"%.200s\" is not an IP address "
+                           "or a host name", s);
+  if ((r = cairn_cfg_set_str(&c->upstream_address, s))) return r;
+  r = cairn_cfg_get_int_range(pd, "server_port", 1, 65535, &port);
+  if (r == CAIRN_OK) c->upstream_port = (int)port;
+  else if (r != CAIRN_ERR_NOT_FOUND) return r;
+
+  r = cairn_cfg_get_path(pd, "trust_bundle_path", NULL,
+                         &c->upstream_trust_bundle_path);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
+  s = NULL;
+  r = cairn_cfg_get_str(pd, "trust_bundle_format", &s);
+  if (r == CAIRN_OK) {
+    if (strcmp(s, "pem") == 0)
+      c->upstream_trust_bundle_format = CAIRN_SRVCONF_BUNDLE_PEM;
+    else if (strcmp(s, "spiffe") == 0)
+      c->upstream_trust_bundle_format = CAIRN_SRVCONF_BUNDLE_SPIFFE;
+    else
+      return cairn_cfg_error(cairn_cfg_where(pd, "trust_bundle_format"),
+                             "trust_bundle_format: \"%.64s\" is not \"pem\" "
+                             "or \"spiffe\"", s);
+    if (!c->upstream_trust_bundle_path)
+      return cairn_cfg_error(cairn_cfg_where(pd, "trust_bundle_format"),
+                             "trust_bundle_format is set but "
+                             "trust_bundle_path is not");
+  } else if (r != CAIRN_ERR_NOT_FOUND) {
+    return r;
+  }
+  r = cairn_cfg_get_bool(pd, "insecure_bootstrap",
+                         &c->upstream_insecure_bootstrap);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
+  if (c->upstream_insecure_bootstrap && c->upstream_trust_bundle_path)
+    return cairn_cfg_error(cairn_cfg_where(pd, "insecure_bootstrap"),
+                           "only one of insecure_bootstrap and "
+                           "trust_bundle_path can be set");
+  if (!c->upstream_insecure_bootstrap && !c->upstream_trust_bundle_path)
+    return cairn_cfg_error(pd ? pd : pb, "UpstreamAuthority \"%s\": "
+                           "trust_bundle_path is required unless "
+                           "insecure_bootstrap = true (the edge must know its "
+                           "upstream's root to attest safely)", name);
+
+  s = NULL;
+  r = cairn_cfg_get_str(pd, "join_token", &s);
+  if (r == CAIRN_OK) {
+    if (cairn_srvconf_check_token(s) != CAIRN_OK)
+      return cairn_cfg_error(cairn_cfg_where(pd, "join_token"),
+                             "join_token: %s", cairn_errdetail());
+    clear_token(c);
+    if (!(c->upstream_join_token = cairn_strdup(s)))
+      return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
+  } else if (r != CAIRN_ERR_NOT_FOUND) {
+    return r;
+  }
+
+  s = NULL;
+  r = cairn_cfg_get_str(pd, "scope", &s);
+  if (r == CAIRN_OK) {
+    if (!s[0] || strlen(s) > CAIRN_STORE_ID_MAX ||
+        cairn_scope_validate(s) != CAIRN_OK)
+      return cairn_cfg_error(cairn_cfg_where(pd, "scope"),
+                             "scope: \"%.200s\" is not a path scope such as "
+                             "\"/site-a\" or \"/site-a/*\"", s);
+    if ((r = cairn_cfg_set_str(&c->upstream_scope, s))) return r;
+  } else if (r != CAIRN_ERR_NOT_FOUND) {
+    return r;
+  }
+  return CAIRN_OK;
+}
+
+static int load_upstream_any(struct cairn_srvconf *c, const char *name,
+                             const struct cairn_cfg *pb,
+                             const struct cairn_cfg *pd)
+{
+  if (strcmp(name, "disk") == 0) return load_upstream(c, pb, pd);
+  return load_upstream_cairn(c, name, pb, pd);
+}
+
 /* One enabled plugin, its type and name already checked. */
 static int load_plugin(struct cairn_srvconf *c, const struct cairn_cfg_plugin *p)
 {
   switch (p->type) {
     case P_DATASTORE: return load_datastore(c, p->data);
     case P_KEYMANAGER: return load_keymanager(c, p->name, p->data);
-    case P_UPSTREAM: return load_upstream(c, p->block, p->data);
+    case P_UPSTREAM: return load_upstream_any(c, p->name, p->block, p->data);
     case P_NODEATTESTOR:
       if (c->join_token_attestor)
         return cairn_cfg_error(p->block, "NodeAttestor \"join_token\" is "
@@ -403,6 +582,11 @@ void cairn_srvconf_free(struct cairn_srvconf *c)
   free(c->upstream_cert_path);
   free(c->upstream_key_path);
   free(c->upstream_bundle_path);
+  free(c->upstream_plugin);
+  free(c->upstream_address);
+  free(c->upstream_trust_bundle_path);
+  clear_token(c);
+  free(c->upstream_scope);
   for (size_t i = 0; i < c->n_warnings; i++) free(c->warnings[i]);
   free(c);
 }
@@ -489,6 +673,9 @@ int cairn_srvconf_format(const struct cairn_srvconf *c, char **text)
         cairn_duration_format(c->ca_ttl, d1, sizeof d1),
         cairn_duration_format(c->default_x509_svid_ttl, d2, sizeof d2),
         cairn_duration_format(c->default_jwt_svid_ttl, d3, sizeof d3));
+  if (!r && c->agent_ttl)
+    r = cairn_buf_appendf(&b, "  agent_ttl = \"%s\"\n",
+                          cairn_duration_format(c->agent_ttl, d1, sizeof d1));
   if (!r) r = put_kv(&b, "  ", "ca_key_type", cairn_key_type_name(c->ca_key_type));
   if (!r) r = put_kv(&b, "  ", "jwt_issuer", c->jwt_issuer);
   if (!r && c->ca_common_name) {
@@ -525,6 +712,29 @@ int cairn_srvconf_format(const struct cairn_srvconf *c, char **text)
     if (!r) r = put_kv(&b, "      ", "key_file_path", c->upstream_key_path);
     if (!r && c->upstream_bundle_path)
       r = put_kv(&b, "      ", "bundle_file_path", c->upstream_bundle_path);
+    if (!r) r = cairn_buf_appendf(&b, "    }\n  }\n");
+  }
+  if (!r && c->upstream_plugin) {
+    r = cairn_buf_appendf(&b, "  UpstreamAuthority ");
+    if (!r) r = put_quoted(&b, c->upstream_plugin);
+    if (!r) r = cairn_buf_appendf(&b, " {\n    plugin_data {\n");
+    if (!r) r = put_kv(&b, "      ", "server_address", c->upstream_address);
+    if (!r)
+      r = cairn_buf_appendf(&b, "      server_port = %d\n", c->upstream_port);
+    if (!r && c->upstream_trust_bundle_path)
+      r = put_kv(&b, "      ", "trust_bundle_path",
+                 c->upstream_trust_bundle_path);
+    if (!r && c->upstream_trust_bundle_format != CAIRN_SRVCONF_BUNDLE_AUTO)
+      r = put_kv(&b, "      ", "trust_bundle_format",
+                 c->upstream_trust_bundle_format == CAIRN_SRVCONF_BUNDLE_PEM
+                     ? "pem" : "spiffe");
+    if (!r && c->upstream_insecure_bootstrap)
+      r = cairn_buf_appendf(&b, "      insecure_bootstrap = true\n");
+    /* The token is a secret: only whether one is set. */
+    if (!r && c->upstream_join_token)
+      r = cairn_buf_appendf(&b, "      # join_token is set (not shown)\n");
+    if (!r && c->upstream_scope)
+      r = put_kv(&b, "      ", "scope", c->upstream_scope);
     if (!r) r = cairn_buf_appendf(&b, "    }\n  }\n");
   }
   if (!r && c->join_token_attestor)

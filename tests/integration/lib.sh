@@ -366,3 +366,104 @@ agent_dump_logs() {
     tail -n 40 "$W/$n.log" | sed 's/^/# /'
   done
 }
+
+# ---- cairn-edge helpers (tests/integration/edge_*.sh) ----------------------
+# An edge NAME has its config $W/NAME.conf, data_dir $W/NAME, admin socket
+# $W/NAME.sock, log $W/NAME.log and a free UDP port in EDGE_PORT_NAME; it
+# trusts its upstream through $W/NAME-up.pem (write it before the start).
+# $EDGE is the cairn-edge binary. edge_start records the PID like
+# agent_start does, so agent_pid, agent_alive, agent_wait_log,
+# agent_log_count, agent_wait_exit and agent_stop work for edges too.
+
+# edge_config NAME UPSTREAM_PORT TOKEN [SERVER_LINE...]: writes $W/NAME.conf.
+# TOKEN may be "" (no join_token line). Each SERVER_LINE goes into server
+# { }; a line starting with "plugin_data:" goes into the UpstreamAuthority's
+# plugin_data instead (e.g. 'plugin_data: scope = "/site-a"').
+edge_config() {
+  local name=$1 up=$2 token=$3 srv="" pd="" l port
+  shift 3
+  for l in "$@"; do
+    case $l in
+      plugin_data:*) pd="$pd      ${l#plugin_data:}
+" ;;
+      *) srv="$srv  $l
+" ;;
+    esac
+  done
+  [ -n "$token" ] && pd="$pd      join_token = \"$token\"
+"
+  port=$(free_udp_port)
+  eval "EDGE_PORT_$name=$port"
+  cat >"$W/$name.conf" <<EOC
+server {
+  trust_domain = "$TD"
+  data_dir = "$W/$name"
+  socket_path = "$W/$name.sock"
+  bind_address = "127.0.0.1"
+  bind_port = $port
+  log_level = "DEBUG"
+$srv}
+plugins {
+  DataStore "sql" { plugin_data { connection_string = "datastore.sqlite3" } }
+  KeyManager "disk" { plugin_data {} }
+  UpstreamAuthority "cairn" {
+    plugin_data {
+      server_address = "127.0.0.1"
+      server_port = $up
+      trust_bundle_path = "$W/$name-up.pem"
+$pd    }
+  }
+  NodeAttestor "join_token" { plugin_data {} }
+}
+EOC
+}
+
+# edge_port NAME: the edge's bind_port.
+edge_port() { eval "echo \${EDGE_PORT_$1:-}"; }
+
+# edge_start NAME [FLAGS...]: starts cairn-edge -config $W/NAME.conf in the
+# background (log appended to $W/NAME.log).
+edge_start() {
+  local name=$1 pid
+  shift
+  echo "# ---- start $(date -u +%H:%M:%S)" >>"$W/$name.log"
+  "$EDGE" -config "$W/$name.conf" "$@" >>"$W/$name.log" 2>&1 &
+  pid=$!
+  IT_PIDS="$IT_PIDS $pid"
+  eval "AGENT_PID_$name=$pid"
+}
+
+# edge_cli NAME ARGS...: the CLI against the edge's admin socket.
+edge_cli() {
+  local name=$1
+  shift
+  "$CAIRN" "$@" -socketPath "$W/$name.sock"
+}
+
+# edge_stop NAME: SIGTERM; the edge must exit 0 within the limit.
+edge_stop() {
+  local name=$1
+  kill -TERM "$(agent_pid "$name")" 2>/dev/null
+  if ! agent_wait_exit "$name" 30; then
+    bad "cairn-edge $name ignored SIGTERM"
+  elif [ "$AGENT_STATUS" -eq 0 ]; then
+    ok "cairn-edge $name exits 0 on SIGTERM"
+  else
+    bad "cairn-edge $name exited with status $AGENT_STATUS on SIGTERM"
+  fi
+}
+
+# edge_healthy NAME: 0 when `cairn healthcheck` passes against the edge.
+edge_healthy() { edge_cli "$1" healthcheck >/dev/null 2>&1; }
+
+# edge_wait_healthy NAME LIMIT: polls edge_healthy; 1 on timeout or when
+# the edge exited.
+edge_wait_healthy() {
+  local name=$1 limit=$(($2 * IT_TIME_SCALE)) start
+  start=$(date +%s)
+  until edge_healthy "$name"; do
+    agent_alive "$name" || return 1
+    [ $(($(date +%s) - start)) -lt "$limit" ] || return 1
+    sleep 0.5
+  done
+}

@@ -1306,6 +1306,290 @@ out:
   cairn_store_close(st);
 }
 
+/* ---- asynchronous upstream (cairn-edge) --------------------------------- */
+
+/* An upstream that answers later: the first call for a key starts a
+ * "request" and returns CAIRN_ERR_AGAIN; once answered, the next call for
+ * the same key gets the result. */
+struct async_up {
+  struct cairn_key *key;
+  struct cairn_cert *root;
+  int answered;         /* the pending request may be answered now */
+  int refuse;           /* answer with this error */
+  int64_t ttl;          /* lifetime given (0 = as asked) */
+  int calls, again, signed_n, jwt_calls, jwt_again, jwt_ok;
+  struct cairn_key *asked;   /* public key of the pending request */
+  char jwt_kid[130];
+  int64_t jwt_not_after;
+};
+
+static int same_pub(const struct cairn_key *a, const struct cairn_key *b)
+{
+  return a && b && cairn_key_public_equal(a, b) == 1;
+}
+
+static int async_sign(void *arg, const struct cairn_key *key, int64_t ttl,
+                      struct cairn_cert_list **chain,
+                      struct cairn_cert_list **roots)
+{
+  struct async_up *u = arg;
+  struct cairn_cert *c = NULL;
+  int r;
+
+  u->calls++;
+  if (!same_pub(u->asked, key)) {
+    cairn_key_free(u->asked);
+    u->asked = NULL;
+    CHECK_OK(cairn_key_public(key, &u->asked));
+    u->again++;
+    return cairn_seterr(CAIRN_ERR_AGAIN, "asked the upstream (test)");
+  }
+  if (!u->answered) {
+    u->again++;
+    return cairn_seterr(CAIRN_ERR_AGAIN, "still waiting (test)");
+  }
+  cairn_key_free(u->asked);
+  u->asked = NULL;
+  if (u->refuse) return cairn_seterr(u->refuse, "refused (test)");
+  c = issue(CAIRN_CERT_INTERMEDIATE, "spiffe://" TD, u->ttl ? u->ttl : ttl,
+            key, u->key, u->root);
+  if (!c) return CAIRN_ERR_INTERNAL;
+  if ((r = cairn_cert_list_new(chain)) ||
+      (r = cairn_cert_list_push(*chain, c)) ||
+      (r = cairn_cert_list_new(roots)) ||
+      (r = cairn_cert_list_push_copy(*roots, u->root)))
+    return r;
+  u->signed_n++;
+  return CAIRN_OK;
+}
+
+static int async_publish(void *arg, const char *kid,
+                         const struct cairn_key *pub, int64_t not_after)
+{
+  struct async_up *u = arg;
+
+  (void)pub;
+  u->jwt_calls++;
+  if (strcmp(u->jwt_kid, kid) != 0) {
+    snprintf(u->jwt_kid, sizeof u->jwt_kid, "%s", kid);
+    u->jwt_not_after = not_after;
+    u->jwt_again++;
+    return cairn_seterr(CAIRN_ERR_AGAIN, "publishing (test)");
+  }
+  CHECK_INT_EQ(not_after, u->jwt_not_after); /* the same key again */
+  if (!u->answered) {
+    u->jwt_again++;
+    return cairn_seterr(CAIRN_ERR_AGAIN, "still publishing (test)");
+  }
+  u->jwt_ok++;
+  return CAIRN_OK;
+}
+
+static void test_upstream_async(void)
+{
+  struct cairn_ca_opts o;
+  struct cairn_ca *ca = NULL;
+  struct cairn_store *st;
+  struct async_up u;
+  struct cairn_ca_state s;
+  struct cairn_bundle *ub = NULL, *b = NULL;
+  struct cairn_key *other = NULL, *first = NULL, *extra = NULL, *pk = NULL;
+  struct cairn_cert *oroot = NULL;
+  struct cairn_cert_list *chain = NULL;
+  struct cairn_ca_published_key *keys = NULL;
+  size_t nkeys = 0;
+  char kid0[130];
+  int changed = 0;
+
+  g_n++;
+  memset(&u, 0, sizeof u);
+  cairn_time_set_fake(T0);
+  st = open_store();
+  u.key = gen();
+  other = gen();
+  extra = gen();
+  pk = gen();
+  u.root = issue(CAIRN_CERT_ROOT, "spiffe://" TD, 30 * DAY, u.key, u.key,
+                 NULL);
+  oroot = issue(CAIRN_CERT_ROOT, "spiffe://" TD, 30 * DAY, other, other,
+                NULL);
+  opts_init(&o, uniq("keys"));
+  o.upstream_fn = async_sign;
+  o.publish_jwt_fn = async_publish;
+  o.upstream_arg = &u;
+
+  /* A fresh manager only starts the requests: no authority yet, both
+   * pending, no error. */
+  CHECK_OK(cairn_ca_new(&o, st, &ca));
+  if (!ca || !u.root) goto out;
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_current.state, CAIRN_CA_SLOT_EMPTY);
+  CHECK_INT_EQ(s.jwt_current.state, CAIRN_CA_SLOT_EMPTY);
+  CHECK_INT_EQ(s.x509_pending, 1);
+  CHECK_INT_EQ(s.jwt_pending, 1);
+  CHECK_INT_EQ(s.min_life, DAY / 6);
+  CHECK_INT_EQ(u.again, 1);
+  CHECK_INT_EQ(u.jwt_again, 1);
+  CHECK_ERR(cairn_ca_sign_x509_svid(ca, other, "spiffe://" TD "/w", NULL, 0,
+                                    60, &chain),
+            CAIRN_ERR_NOT_FOUND);
+  snprintf(kid0, sizeof kid0, "%s", u.jwt_kid);
+  CHECK_OK(cairn_key_public(u.asked, &first));
+
+  /* Still waiting: the same key and kid are offered again; a tick is no
+   * failure. */
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  CHECK_INT_EQ(u.again, 2);
+  CHECK(same_pub(u.asked, first));
+  CHECK_STR_EQ(u.jwt_kid, kid0);
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_pending, 1);
+
+  /* A refusal drops the pending key: the next attempt uses a new one. */
+  u.answered = 1;
+  u.refuse = CAIRN_ERR_DENIED;
+  cairn_time_set_fake(T0 + 10);
+  CHECK_ERR(cairn_ca_tick(ca, &changed), CAIRN_ERR_DENIED);
+  CHECK(strstr(cairn_errdetail(), "refused (test)") != NULL);
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_pending, 0);
+  CHECK_INT_EQ(s.jwt_current.state, CAIRN_CA_SLOT_ACTIVE); /* published */
+  CHECK_STR_EQ(s.jwt_current.id, kid0);
+  u.refuse = 0;
+  u.answered = 0;
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  CHECK(u.asked && !same_pub(u.asked, first));
+
+  /* The answer: the CA is prepared and activated at once, and signs. */
+  u.answered = 1;
+  cairn_time_set_fake(T0 + 20);
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  CHECK_INT_EQ(u.signed_n, 1);
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_current.state, CAIRN_CA_SLOT_ACTIVE);
+  CHECK_INT_EQ(s.x509_pending, 0);
+  CHECK_OK(cairn_ca_sign_x509_svid(ca, other, "spiffe://" TD "/w", NULL, 0,
+                                   60, &chain));
+  CHECK_INT_EQ(cairn_cert_list_count(chain), 2);
+  b = bundle_of(ca);
+  if (b && chain)
+    CHECK_OK(cairn_cert_verify(chain, cairn_bundle_x509(b), TD, 0, 0, NULL));
+  cairn_cert_list_free(chain);
+  chain = NULL;
+  cairn_bundle_free(b);
+  b = NULL;
+
+  /* The upstream's bundle: its roots and JWT keys are adopted; our own
+   * JWT key stays. */
+  CHECK_OK(cairn_bundle_new(TD, &ub));
+  CHECK_OK(cairn_bundle_add_x509(ub, u.root));
+  CHECK_OK(cairn_bundle_add_x509(ub, oroot));
+  CHECK_OK(cairn_bundle_add_jwt_key(ub, "upstream-kid", extra));
+  CHECK_ERR(cairn_ca_set_upstream_bundle(ca, NULL, NULL), CAIRN_ERR_INVAL);
+  CHECK_OK(cairn_ca_set_upstream_bundle(ca, ub, &changed));
+  CHECK_INT_EQ(changed, 1);
+  b = bundle_of(ca);
+  CHECK_INT_EQ(nroots(b), 2);
+  CHECK(b && cairn_bundle_jwt_find(b, "upstream-kid") != NULL);
+  CHECK(b && cairn_bundle_jwt_find(b, kid0) != NULL);
+  cairn_bundle_free(b);
+  b = NULL;
+  CHECK_OK(cairn_ca_set_upstream_bundle(ca, ub, &changed));
+  CHECK_INT_EQ(changed, 0);
+  /* A downstream server's key published here stays too, and is listed
+   * for forwarding. */
+  CHECK_OK(cairn_ca_add_jwt_key(ca, "down-kid", pk, T0 + DAY));
+  CHECK_OK(cairn_ca_published_keys(ca, &keys, &nkeys));
+  CHECK_INT_EQ(nkeys, 1);
+  if (nkeys == 1) {
+    CHECK_STR_EQ(keys[0].kid, "down-kid");
+    CHECK_INT_EQ(keys[0].not_after, T0 + DAY);
+    CHECK(same_pub(keys[0].pub, pk));
+  }
+  cairn_ca_published_keys_free(keys, nkeys);
+  keys = NULL;
+  /* What leaves the upstream's bundle leaves ours. */
+  CHECK_OK(cairn_bundle_remove_x509(ub, oroot));
+  CHECK_OK(cairn_bundle_remove_jwt_key(ub, "upstream-kid"));
+  CHECK_OK(cairn_ca_set_upstream_bundle(ca, ub, &changed));
+  CHECK_INT_EQ(changed, 1);
+  b = bundle_of(ca);
+  CHECK_INT_EQ(nroots(b), 1);
+  CHECK(b && cairn_bundle_jwt_find(b, "upstream-kid") == NULL);
+  CHECK(b && cairn_bundle_jwt_find(b, kid0) != NULL);
+  CHECK(b && cairn_bundle_jwt_find(b, "down-kid") != NULL);
+  cairn_bundle_free(b);
+  b = NULL;
+  /* Another trust domain or no roots: refused. */
+  cairn_bundle_free(ub);
+  ub = NULL;
+  CHECK_OK(cairn_bundle_new("other.org", &ub));
+  CHECK_OK(cairn_bundle_add_x509(ub, u.root));
+  CHECK_ERR(cairn_ca_set_upstream_bundle(ca, ub, NULL), CAIRN_ERR_POLICY);
+  cairn_bundle_free(ub);
+  CHECK_OK(cairn_bundle_new(TD, &ub));
+  CHECK_ERR(cairn_ca_set_upstream_bundle(ca, ub, NULL), CAIRN_ERR_POLICY);
+
+  /* At half life the next CA is asked for; the upstream caps it below the
+   * activation threshold (4h for a 24h ca_ttl): refused, never activated,
+   * the current CA keeps signing. */
+  u.answered = 0;
+  cairn_time_set_fake(T0 + DAY / 2 + 60);
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_pending, 1);
+  CHECK_INT_EQ(s.x509_next.state, CAIRN_CA_SLOT_EMPTY);
+  u.answered = 1;
+  u.ttl = 3 * 3600;
+  CHECK_ERR(cairn_ca_tick(ca, &changed), CAIRN_ERR_POLICY);
+  CHECK(strstr(cairn_errdetail(), "activation threshold") != NULL);
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_next.state, CAIRN_CA_SLOT_EMPTY);
+  CHECK_INT_EQ(s.x509_pending, 0);
+  CHECK_OK(cairn_ca_sign_x509_svid(ca, other, "spiffe://" TD "/w", NULL, 0,
+                                   60, &chain));
+  cairn_cert_list_free(chain);
+  chain = NULL;
+  /* A full lifetime comes back: prepared, and activated at 20h. */
+  u.ttl = 0;
+  u.answered = 0;
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  u.answered = 1;
+  CHECK_OK(cairn_ca_tick(ca, &changed));
+  cairn_ca_get_status(ca, &s);
+  CHECK_INT_EQ(s.x509_next.state, CAIRN_CA_SLOT_PREPARED);
+
+  /* Restart while the upstream cannot answer: the journal's slots are
+   * enough, nothing is asked. */
+  u.answered = 0;
+  u.calls = u.jwt_calls = 0;
+  cairn_ca_free(ca);
+  ca = NULL;
+  CHECK_OK(cairn_ca_new(&o, st, &ca));
+  CHECK_INT_EQ(u.calls, 0);
+  if (ca) {
+    cairn_ca_get_status(ca, &s);
+    CHECK_INT_EQ(s.x509_current.state, CAIRN_CA_SLOT_ACTIVE);
+    CHECK_INT_EQ(s.x509_next.state, CAIRN_CA_SLOT_PREPARED);
+    b = bundle_of(ca);
+    CHECK(b && cairn_bundle_jwt_find(b, "down-kid") != NULL);
+  }
+out:
+  cairn_cert_list_free(chain);
+  cairn_bundle_free(ub);
+  cairn_bundle_free(b);
+  cairn_cert_free(u.root);
+  cairn_cert_free(oroot);
+  cairn_key_free(u.key);
+  cairn_key_free(u.asked);
+  cairn_key_free(first);
+  cairn_key_free(other);
+  cairn_key_free(extra);
+  cairn_key_free(pk);
+  cairn_ca_free(ca);
+  cairn_store_close(st);
+}
+
 int main(void)
 {
   cairn_log_set_level(CAIRN_LOG_WARN);
@@ -1324,6 +1608,7 @@ int main(void)
   RUN(test_upstream_disk_intermediate);
   RUN(test_upstream_disk_refused);
   RUN(test_upstream_callback);
+  RUN(test_upstream_async);
   cairn_time_set_fake(0);
   return test_done();
 }

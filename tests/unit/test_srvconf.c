@@ -1,4 +1,5 @@
-/* Unit tests for cairn-cloud's configuration loader (cairn/srvconf.h). */
+/* Unit tests for the configuration loader of cairn-cloud and cairn-edge
+ * (cairn/srvconf.h). */
 #include "test.h"
 
 #include <stdio.h>
@@ -276,8 +277,8 @@ static void test_server_errors(void)
       MIN_PLUGINS, 3, "empty path");
   /* An unknown key anywhere, named with its line and block. */
   BAD("server {\n trust_domain = \"a.org\"\n data_dir = \"/d\"\n"
-      " agent_ttl = \"1h\"\n}\n" MIN_PLUGINS, 4,
-      "unknown key 'agent_ttl' in block 'server'");
+      " audit_log_enabled = true\n}\n" MIN_PLUGINS, 4,
+      "unknown key 'audit_log_enabled' in block 'server'");
   BAD(MIN_SERVER MIN_PLUGINS "telemetry {}\n", 13,
       "unknown key 'telemetry' at top level");
   BAD("server {\n trust_domain = \"a.org\"\n data_dir = \"/d\"\n"
@@ -301,6 +302,7 @@ static void test_server_errors(void)
   BAD(SRV("ca_ttl = \"87600h1s\""), 4, "out of range");
   BAD(SRV("default_x509_svid_ttl = 0"), 4, "out of range");
   BAD(SRV("default_jwt_svid_ttl = \"400d\""), 4, "out of range");
+  BAD(SRV("agent_ttl = 0"), 4, "agent_ttl: 0s is out of range");
   BAD(SRV("ca_key_type = \"rsa-2048\""), 4, "ec-p256 or ec-p384");
   BAD(SRV("jwt_issuer = \"has space\""), 4, "jwt_issuer");
   BAD(SRV("socket_path = \"/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -412,6 +414,155 @@ static void test_files(void)
   cairn_srvconf_free(NULL);
 }
 
+/* ---- UpstreamAuthority "cairn" / "spire" (cairn-edge) ------------------ */
+
+#define EDGE_PLUGINS(up)                                                   \
+  "plugins {\n"                                                            \
+  "  DataStore \"sql\" { plugin_data {} }\n"                               \
+  "  UpstreamAuthority " up "\n"                                           \
+  "}\n"
+
+static void test_edge(void)
+{
+  struct cairn_srvconf *c, *c2 = NULL;
+  struct cairn_ca_opts o;
+  char *fmt = NULL;
+
+  c = LOAD_OK(MIN_SERVER EDGE_PLUGINS(
+      "\"cairn\" { plugin_data {\n"
+      "  server_address = \"10.0.0.1\"\n"
+      "  trust_bundle_path = \"up.pem\"\n"
+      "  join_token = \"tok-1.2_3\"\n"
+      "  scope = \"/site-a/*\"\n"
+      "} }"));
+  if (!c) return;
+  CHECK_STR_EQ(c->upstream_plugin, "cairn");
+  CHECK_STR_EQ(c->upstream_address, "10.0.0.1");
+  CHECK_INT_EQ(c->upstream_port, 8081);
+  CHECK_STR_EQ(c->upstream_trust_bundle_path, "up.pem");
+  CHECK_INT_EQ(c->upstream_trust_bundle_format, CAIRN_SRVCONF_BUNDLE_AUTO);
+  CHECK_INT_EQ(c->upstream_insecure_bootstrap, 0);
+  CHECK_STR_EQ(c->upstream_join_token, "tok-1.2_3");
+  CHECK_STR_EQ(c->upstream_scope, "/site-a/*");
+  CHECK(c->upstream_cert_path == NULL);
+  CHECK_INT_EQ(c->agent_ttl, 0);
+  cairn_srvconf_ca_opts(c, &o);
+  CHECK(o.upstream_cert_path == NULL && o.upstream_fn == NULL);
+  /* -joinToken replaces the token after the same checks. */
+  CHECK_OK(cairn_srvconf_set_join_token(c, "other"));
+  CHECK_STR_EQ(c->upstream_join_token, "other");
+  CHECK_ERR(cairn_srvconf_set_join_token(c, "a/b"), CAIRN_ERR_CONFIG);
+  CHECK(strstr(cairn_errdetail(), "-joinToken") != NULL);
+  CHECK(strstr(cairn_errdetail(), "a/b") == NULL); /* never echoed */
+  CHECK_STR_EQ(c->upstream_join_token, "other");
+  /* The effective configuration loads back, without the token. */
+  CHECK_OK(cairn_srvconf_format(c, &fmt));
+  if (fmt) {
+    CHECK(strstr(fmt, "UpstreamAuthority \"cairn\"") != NULL);
+    CHECK(strstr(fmt, "other") == NULL);
+    CHECK(strstr(fmt, "join_token is set") != NULL);
+    CHECK_OK(cairn_srvconf_parse_buf("fmt.conf", fmt, strlen(fmt), &c2));
+    if (c2) {
+      CHECK_STR_EQ(c2->upstream_address, "10.0.0.1");
+      CHECK_INT_EQ(c2->upstream_port, 8081);
+      CHECK_STR_EQ(c2->upstream_trust_bundle_path, "up.pem");
+      CHECK_STR_EQ(c2->upstream_scope, "/site-a/*");
+      CHECK(c2->upstream_join_token == NULL);
+    }
+    free(fmt);
+  }
+  cairn_srvconf_free(c2);
+  cairn_srvconf_free(c);
+
+  /* "spire" with SPIRE's keys, a host name, a SPIFFE bundle; agent_ttl. */
+  c = LOAD_OK("server {\n trust_domain = \"a.org\"\n data_dir = \"/d\"\n"
+              " agent_ttl = \"12h\"\n}\n" EDGE_PLUGINS(
+      "\"spire\" { plugin_data {\n"
+      "  server_address = \"cloud.example\"\n server_port = 9000\n"
+      "  trust_bundle_path = \"b.json\"\n trust_bundle_format = \"spiffe\"\n"
+      "} }"));
+  if (c) {
+    CHECK_STR_EQ(c->upstream_plugin, "spire");
+    CHECK_STR_EQ(c->upstream_address, "cloud.example");
+    CHECK_INT_EQ(c->upstream_port, 9000);
+    CHECK_INT_EQ(c->upstream_trust_bundle_format,
+                 CAIRN_SRVCONF_BUNDLE_SPIFFE);
+    CHECK(c->upstream_join_token == NULL && c->upstream_scope == NULL);
+    CHECK_INT_EQ(c->agent_ttl, 12 * 3600);
+    cairn_srvconf_free(c);
+  }
+  c = LOAD_OK(MIN_SERVER EDGE_PLUGINS(
+      "\"cairn\" { plugin_data { server_address = \"::1\"\n"
+      " insecure_bootstrap = true } }"));
+  if (c) {
+    CHECK_INT_EQ(c->upstream_insecure_bootstrap, 1);
+    CHECK(c->upstream_trust_bundle_path == NULL);
+    cairn_srvconf_free(c);
+  }
+
+  /* Errors, each at its line ("UpstreamAuthority" is line 7). */
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"spire\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n"
+          " workload_api_socket = \"/run/spire/agent.sock\"\n} }"),
+      10, "workload_api_socket is not applicable");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n trust_bundle_path = \"b.pem\"\n} }"),
+      7, "server_address is required");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n} }"),
+      7, "trust_bundle_path is required unless insecure_bootstrap");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"-bad-\"\n"
+          " trust_bundle_path = \"b.pem\"\n} }"),
+      8, "not an IP address or a host name");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " server_port = 0\n trust_bundle_path = \"b.pem\"\n} }"),
+      9, "out of range");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n insecure_bootstrap = true\n} }"),
+      10, "only one of insecure_bootstrap and trust_bundle_path");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n trust_bundle_format = \"der\"\n"
+          "} }"),
+      10, "not \"pem\" or \"spiffe\"");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n join_token = \"..\"\n} }"),
+      10, "join_token");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n join_token = \"a b\"\n} }"),
+      10, "letters, digits");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n scope = \"site-a\"\n} }"),
+      10, "not a path scope");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n scope = \"/a//b\"\n} }"),
+      10, "not a path scope");
+  BAD(MIN_SERVER EDGE_PLUGINS(
+          "\"cairn\" { plugin_data {\n server_address = \"10.0.0.1\"\n"
+          " trust_bundle_path = \"b.pem\"\n experimental = 1\n} }"),
+      10, "unknown key 'experimental'");
+  BAD(MIN_SERVER
+      "plugins {\n  DataStore \"sql\" { plugin_data {} }\n"
+      "  UpstreamAuthority \"disk\" { plugin_data { cert_file_path = \"c\"\n"
+      " key_file_path = \"k\" } }\n"
+      "  UpstreamAuthority \"cairn\" { plugin_data {} }\n}\n",
+      9, "a second UpstreamAuthority plugin");
+  /* Without an UpstreamAuthority "cairn" there is no token to set. */
+  c = LOAD_OK(MIN_SERVER MIN_PLUGINS);
+  if (c) {
+    CHECK_ERR(cairn_srvconf_set_join_token(c, "tok"), CAIRN_ERR_INVAL);
+    cairn_srvconf_free(c);
+  }
+}
+
 static void test_repo_conf(void)
 {
   /* conf/cloud.conf as shipped must load. */
@@ -421,6 +572,20 @@ static void test_repo_conf(void)
   if (c) {
     CHECK_INT_EQ(c->n_warnings, 0);
     CHECK_INT_EQ(c->join_token_attestor, 1);
+    CHECK(c->upstream_plugin == NULL);
+    cairn_srvconf_free(c);
+  }
+  /* conf/edge.conf too, with its upstream. */
+  c = NULL;
+  CHECK_OK(cairn_srvconf_load(CAIRN_CONF_DIR "/edge.conf", &c));
+  if (c) {
+    CHECK_INT_EQ(c->n_warnings, 0);
+    CHECK_INT_EQ(c->join_token_attestor, 1);
+    CHECK_STR_EQ(c->upstream_plugin, "cairn");
+    CHECK_STR_EQ(c->upstream_address, "127.0.0.1");
+    CHECK_INT_EQ(c->upstream_port, 8081);
+    CHECK_INT_EQ(c->bind_port, 8082);
+    CHECK(c->upstream_trust_bundle_path != NULL);
     cairn_srvconf_free(c);
   }
 }
@@ -434,6 +599,7 @@ int main(void)
   RUN(test_plugin_errors);
   RUN(test_warnings);
   RUN(test_files);
+  RUN(test_edge);
   RUN(test_repo_conf);
   return test_done();
 }

@@ -48,6 +48,13 @@ static json_t *js_health(const Health *h)
   cli_js_set(o, "entries", json_integer(h->entries));
   cli_js_set(o, "agents", json_integer(h->agents));
   cli_js_set(o, "upstream", cli_js_str(h->upstream));
+  if (h->upstream_status && h->upstream_status[0]) {
+    cli_js_set(o, "upstream_status", cli_js_str(h->upstream_status));
+    cli_js_set(o, "offline_budget_seconds",
+               json_integer(h->offline_budget_seconds));
+    cli_js_set(o, "next_x509_ready", json_boolean(h->next_x509_ready));
+    cli_js_set(o, "scope", cli_js_str(h->scope));
+  }
   return o;
 }
 
@@ -62,6 +69,20 @@ static void print_health(const Health *h)
   cli_field(LABEL_W, "Uptime",
             cairn_duration_format(h->uptime_seconds, buf, sizeof(buf)));
   cli_field(LABEL_W, "Upstream", h->upstream);
+  if (h->upstream_status && h->upstream_status[0]) {
+    /* cairn-edge: how long it can keep issuing without its upstream. */
+    cli_field(LABEL_W, "Upstream status", h->upstream_status);
+    if (h->offline_budget_seconds > 0)
+      snprintf(buf, sizeof(buf), "%s on the active X.509 CA",
+               cairn_duration_format(h->offline_budget_seconds, left,
+                                     sizeof(left)));
+    else
+      snprintf(buf, sizeof(buf), "none (no active X.509 CA)");
+    cli_field(LABEL_W, "Offline budget", buf);
+    cli_field(LABEL_W, "Next X.509 CA",
+              h->next_x509_ready ? "ready (prepared)" : "not ready yet");
+    if (h->scope && h->scope[0]) cli_field(LABEL_W, "Scope", h->scope);
+  }
   snprintf(buf, sizeof(buf), "%llu", (unsigned long long)h->bundle_sequence);
   cli_field(LABEL_W, "Bundle sequence", buf);
   snprintf(buf, sizeof(buf), "%lld", (long long)h->entries);
@@ -222,12 +243,15 @@ static const struct cli_flag health_flags[] = {
   F_BOOL("verbose",
          "Print what is checked, the server's trust domain, version, "
          "uptime, counts and every CA and JWT authority with its expiry "
-         "and the time left."),
+         "and the time left; for cairn-edge also the upstream status, the "
+         "offline budget (time left on the active X.509 CA) and whether "
+         "the next X.509 CA is ready."),
   F_END
 };
 
 static const struct cli_flag validate_flags[] = {
-  F_STR("config", "FILE", "The cairn-cloud configuration file (required)."),
+  F_STR("config", "FILE", "The cairn-cloud or cairn-edge configuration "
+        "file (required)."),
   F_BOOL("verbose",
          "After \"Configuration is valid.\", print the effective "
          "configuration with every default filled in."),

@@ -29,7 +29,13 @@
  *     FAILED_PRECONDITION.
  *   - Mint: X509-SVIDs from a DER CSR (only its key is used) and JWT-SVIDs;
  *     ttl 0 means the configured default.
- *   - Health: healthy when an X.509 CA and a JWT key are active.
+ *   - Health: healthy when an X.509 CA and a JWT key are active; also
+ *     the offline budget (life left on the active X.509 CA, whether the
+ *     next one is prepared) and the text of
+ *     cairn_admin_set_upstream_status().
+ *   - Scope (cairn-edge): with opts->scope set, entries whose spiffe_id is
+ *     outside it (cairn_scope_match(), id.h) are refused with
+ *     PERMISSION_DENIED, and so are X509/JWT mints for such IDs.
  * Every mutating call is logged at INFO (module "admin").
  *
  * Errors: statuses per cairn_admin_grpc_status(), plus FAILED_PRECONDITION
@@ -57,6 +63,8 @@ struct cairn_admin_opts {
                                    * CAIRN_ADMIN_OWNER_CLOUD */
   const char *version;            /* reported by Health; NULL = "" */
   int64_t started_at;             /* unix seconds; 0 = now */
+  const char *scope;              /* cairn-edge: path scope of the entries
+                                   * it may register; NULL/"" = none */
 };
 
 struct cairn_admin;
@@ -73,6 +81,10 @@ int cairn_admin_new(const struct cairn_admin_opts *opts,
  * outlive srv. CAIRN_ERR_EXISTS if a path is taken already. */
 int cairn_admin_register(struct cairn_admin *a,
                          struct cairn_grpc_server *srv);
+
+/* Sets the upstream connection text Health reports (cairn-edge), e.g.
+ * "connected to 10.0.0.1:8081"; copied, cut at 255 bytes; NULL = "". */
+void cairn_admin_set_upstream_status(struct cairn_admin *a, const char *s);
 
 /* Frees the service (after cairn_grpc_server_free() of every server it
  * is registered on). NULL-safe. */

@@ -32,8 +32,11 @@
  *     upstream certificate itself when it is an intermediate, then any
  *     further intermediates). The files are read again at every prepare,
  *     so replaced upstream files take effect without a restart.
- *   - an upstream callback (cairn-edge): the callback gets the new public
- *     key and returns the signed intermediate chain and the roots.
+ *   - an upstream callback (cairn-edge): the callback gets the new key
+ *     and returns the signed intermediate chain and the roots. The
+ *     callback may answer later (asynchronously, see "Asynchronous
+ *     upstream" below); the trust bundle then follows the upstream's
+ *     bundle (cairn_ca_set_upstream_bundle()).
  * A new authority with less than its activation threshold of life left
  * (min(ca_ttl/6, 7 days) of the configured ca_ttl) is refused
  * (CAIRN_ERR_POLICY) and not activated (SPIRE #7199); the manager keeps
@@ -46,6 +49,23 @@
  * row that names it; "memory" keeps keys in memory only, so after a
  * restart the journal's slots are unusable and new authorities are
  * prepared (the old roots stay in the bundle until they expire).
+ *
+ * Asynchronous upstream (cairn-edge). The callbacks below run on the
+ * loop thread inside cairn_ca_tick() and must not block; a callback that
+ * has to ask a remote upstream starts the request and returns
+ * CAIRN_ERR_AGAIN. The manager then keeps the new key (and, for JWT, the
+ * kid and not_after) in memory as "pending" and calls the callback again
+ * with the same key at the next preparation attempt (the next tick, or
+ * an earlier cairn_ca_tick() the program makes when the answer arrived);
+ * the callback answers from the result it received by then, or returns
+ * CAIRN_ERR_AGAIN again. Any other error drops the pending key, so the
+ * attempt after it starts with a new one. CAIRN_ERR_AGAIN is not logged
+ * as a failure. cairn_ca_new() with an upstream callback returns a
+ * manager even when the first tick could only start such requests (no
+ * active X.509 CA or JWT key yet: check cairn_ca_get_status()); any other
+ * failure of the first tick without an active authority is an error, as
+ * for the other modes. Pending keys are not persisted: after a restart a
+ * new key is asked for.
  *
  * Threads: one thread at a time (the server's loop thread). The manager
  * uses the store it was given (not owned) from that thread only.
@@ -74,19 +94,22 @@ enum cairn_ca_key_manager {
   CAIRN_CA_KM_MEMORY = 1
 };
 
-/* Upstream signing for cairn-edge. Gets the public key of a new X.509
- * authority and the wanted ttl; must return (on CAIRN_OK) the signed
- * intermediate first, followed by any intermediates between it and a root
- * (*chain), and the upstream's current roots (*roots; both owned by the
- * caller of the callback, i.e. the CA manager, which frees them). It may
- * return a shorter lifetime than asked; an unreachable upstream returns
- * CAIRN_ERR_NET. */
-typedef int (*cairn_ca_upstream_fn)(void *arg, const struct cairn_key *pub,
+/* Upstream signing for cairn-edge. Gets the key pair of a new X.509
+ * authority (the callback may sign a CSR with it and must not keep it or
+ * any copy of its private part) and the wanted ttl; must return (on
+ * CAIRN_OK) the signed intermediate first, followed by any intermediates
+ * between it and a root (*chain), and the upstream's current roots
+ * (*roots; both owned by the caller of the callback, i.e. the CA manager,
+ * which frees them). It may return a shorter lifetime than asked; an
+ * unreachable upstream returns CAIRN_ERR_NET, a request still under way
+ * CAIRN_ERR_AGAIN (see "Asynchronous upstream"). */
+typedef int (*cairn_ca_upstream_fn)(void *arg, const struct cairn_key *key,
                                     int64_t ttl,
                                     struct cairn_cert_list **chain,
                                     struct cairn_cert_list **roots);
-/* Publishes a new JWT public key upstream (cairn-edge); CAIRN_OK or an
- * error (the JWT key is then not prepared and the tick retries). */
+/* Publishes a new JWT public key upstream (cairn-edge); CAIRN_OK, or
+ * CAIRN_ERR_AGAIN while a request is under way, or an error (the JWT key
+ * is then not prepared and the tick retries). */
 typedef int (*cairn_ca_publish_jwt_fn)(void *arg, const char *kid,
                                        const struct cairn_key *pub,
                                        int64_t not_after);
@@ -209,8 +232,42 @@ struct cairn_ca_state {
   size_t bundle_x509_count;
   size_t bundle_jwt_count;
   int upstream;        /* 0 self-signed, 1 disk, 2 callback */
+  /* Upstream callback: a preparation waits for the upstream's answer
+   * (the callback returned CAIRN_ERR_AGAIN and the key is pending). */
+  int x509_pending, jwt_pending;
+  int64_t min_life;    /* activation threshold, min(ca_ttl/6, 7 days) */
 };
 void cairn_ca_get_status(const struct cairn_ca *ca,
                          struct cairn_ca_state *out);
+
+/* ---- cairn-edge: following the upstream's bundle ------------------------- */
+
+/* Gives the manager the upstream's current trust bundle b (same trust
+ * domain; copied). From then on the own bundle holds exactly: b's X.509
+ * authorities and b's JWT keys, plus the JWT keys of the manager's own
+ * live slots and the keys downstream servers published here
+ * (cairn_ca_add_jwt_key) while they are unexpired. Roots and keys that
+ * leave b leave the own bundle. Writes the bundle when that changed
+ * (*changed, may be NULL, set to 1). Only for a manager with an upstream
+ * callback (CAIRN_ERR_INVAL otherwise); a bundle of another trust domain
+ * or without X.509 authorities is CAIRN_ERR_POLICY. Without a call (e.g.
+ * after a restart while the upstream is down) the stored bundle is kept
+ * and only pruned as it expires. */
+int cairn_ca_set_upstream_bundle(struct cairn_ca *ca,
+                                 const struct cairn_bundle *b, int *changed);
+
+/* A JWT key another server published here (cairn_ca_add_jwt_key), for an
+ * edge to forward it to its own upstream. */
+struct cairn_ca_published_key {
+  char kid[129];
+  struct cairn_key *pub;   /* public key */
+  int64_t not_after;
+};
+/* The unexpired published keys that are still in the bundle. *out:
+ * cairn_ca_published_keys_free(*out, *n) (NULL and 0 when none). */
+int cairn_ca_published_keys(struct cairn_ca *ca,
+                            struct cairn_ca_published_key **out, size_t *n);
+void cairn_ca_published_keys_free(struct cairn_ca_published_key *k,
+                                  size_t n);
 
 #endif

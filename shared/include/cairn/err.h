@@ -37,6 +37,7 @@ enum cairn_err {
   CAIRN_ERR_DENIED,         /* caller not authorised */
   CAIRN_ERR_AUDIENCE,       /* JWT audience mismatch */
   CAIRN_ERR_CONFLICT,       /* optimistic check failed (revision changed) */
+  CAIRN_ERR_AGAIN,          /* started asynchronously; ask again later */
   CAIRN_ERR__COUNT
 };
 

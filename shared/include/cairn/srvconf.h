@@ -1,4 +1,4 @@
-/* cairn/srvconf.h - the configuration file of cairn-cloud.
+/* cairn/srvconf.h - the configuration file of cairn-cloud and cairn-edge.
  *
  * The file is HCL (cfg.h) shaped like spire-server's:
  *
@@ -12,6 +12,8 @@
  *     ca_ttl = "24h"
  *     default_x509_svid_ttl = "1h"
  *     default_jwt_svid_ttl = "5m"
+ *     agent_ttl = "1h"                      # node SVIDs; default:
+ *                                           # default_x509_svid_ttl
  *     ca_key_type = "ec-p256"               # or "ec-p384"
  *     jwt_issuer = ""
  *     ca_subject { common_name = "..." }    # optional
@@ -31,8 +33,25 @@
  *         bundle_file_path = "..."          # optional
  *       }
  *     }
+ *     # or, for cairn-edge, an upstream Cairn server:
+ *     UpstreamAuthority "cairn" {           # also "spire" (same keys)
+ *       plugin_data {
+ *         server_address = "10.0.0.1"       # required; IP or host name
+ *         server_port = 8081
+ *         trust_bundle_path = "root.pem"    # or insecure_bootstrap = true
+ *         trust_bundle_format = "pem"       # "pem" | "spiffe"; optional
+ *         join_token = "..."                # for the first start
+ *         scope = "/site-a"                 # optional path scope
+ *       }
+ *     }
  *     NodeAttestor "join_token" { plugin_data {} }
  *   }
+ *
+ * UpstreamAuthority "spire" takes the same keys; SPIRE's
+ * workload_api_socket is refused (a Cairn edge attests to its upstream
+ * itself, there is no co-located upstream agent). cairn-cloud refuses
+ * "cairn"/"spire" (it is a root) and cairn-edge requires one of them;
+ * the loader accepts both so `cairn validate` checks either file.
  *
  * Every plugin block may also hold "enabled = false" (the block is then
  * skipped entirely); "plugin_cmd", "plugin_checksum" and "plugin_data_file"
@@ -69,6 +88,17 @@
 #define CAIRN_SRVCONF_SVID_TTL_MAX (365LL * 24 * 3600)
 #define CAIRN_SRVCONF_PATH_MAX 4096
 #define CAIRN_SRVCONF_WARNINGS_MAX 8
+#define CAIRN_SRVCONF_UPSTREAM_PORT_DEFAULT 8081
+#define CAIRN_SRVCONF_TOKEN_MAX 128
+#define CAIRN_SRVCONF_HOST_MAX 253
+
+/* UpstreamAuthority "cairn" / "spire": how cairn-edge reaches and trusts
+ * its upstream Cairn server. */
+enum cairn_srvconf_bundle_format {
+  CAIRN_SRVCONF_BUNDLE_AUTO = 0,  /* PEM when the file holds "-----BEGIN" */
+  CAIRN_SRVCONF_BUNDLE_PEM,
+  CAIRN_SRVCONF_BUNDLE_SPIFFE
+};
 
 /* A loaded, validated configuration. Every string is owned by the struct
  * (freed by cairn_srvconf_free) and is never NULL unless stated. */
@@ -85,6 +115,9 @@ struct cairn_srvconf {
   int64_t ca_ttl;             /* seconds, CAIRN_CA_TTL_MIN..CA_TTL_MAX */
   int64_t default_x509_svid_ttl;  /* seconds, 1..SVID_TTL_MAX */
   int64_t default_jwt_svid_ttl;   /* seconds, 1..SVID_TTL_MAX */
+  int64_t agent_ttl;          /* node SVIDs (SPIRE's agent_ttl), seconds,
+                               * 1..SVID_TTL_MAX; 0 = not set (then
+                               * default_x509_svid_ttl) */
   enum cairn_key_type ca_key_type;
   char *jwt_issuer;           /* "" = none */
   char *ca_common_name;       /* NULL = none (ca_subject absent or no CN) */
@@ -104,6 +137,16 @@ struct cairn_srvconf {
   char *upstream_cert_path;
   char *upstream_key_path;
   char *upstream_bundle_path;
+  /* UpstreamAuthority "cairn" or "spire" (cairn-edge): upstream_plugin is
+   * NULL when not configured, and then every field below is NULL/0. */
+  char *upstream_plugin;          /* "cairn" or "spire" */
+  char *upstream_address;         /* server_address: IP literal or host */
+  int upstream_port;              /* server_port, 1..65535 (8081) */
+  char *upstream_trust_bundle_path;  /* NULL with insecure_bootstrap */
+  enum cairn_srvconf_bundle_format upstream_trust_bundle_format;
+  int upstream_insecure_bootstrap;
+  char *upstream_join_token;      /* NULL when not set; zeroised on free */
+  char *upstream_scope;           /* path scope, NULL when not set */
   int join_token_attestor;    /* 1 when NodeAttestor "join_token" is on */
 
   /* Legal but questionable settings, one sentence each, e.g.
@@ -131,7 +174,18 @@ int cairn_srvconf_parse_buf(const char *name, const char *data, size_t len,
 /* Frees a configuration. NULL-safe. */
 void cairn_srvconf_free(struct cairn_srvconf *c);
 
-/* Fills *o for cairn_ca_new() from c. The pointers in *o point into c,
+/* Checks a join token as -joinToken or join_token: 1..128 bytes of
+ * [A-Za-z0-9._-], not "." or ".." (it becomes a path segment of the node
+ * ID). CAIRN_ERR_INVAL with a detail that never repeats the token. */
+int cairn_srvconf_check_token(const char *token);
+
+/* Replaces upstream_join_token (cairn-edge's -joinToken flag) after that
+ * check; CAIRN_ERR_CONFIG naming the flag, CAIRN_ERR_INVAL when no
+ * UpstreamAuthority "cairn"/"spire" is configured. */
+int cairn_srvconf_set_join_token(struct cairn_srvconf *c, const char *token);
+
+/* Fills *o for cairn_ca_new() from c (the upstream callback of cairn-edge
+ * is left NULL for the program to set). The pointers in *o point into c,
  * which must outlive *o's use. */
 void cairn_srvconf_ca_opts(const struct cairn_srvconf *c,
                            struct cairn_ca_opts *o);
