@@ -4,10 +4,13 @@
 // protoc-gen-go-grpc. grpc-go is the stack go-spiffe and SPIRE use, and the
 // strictest of the clients about HTTP/2 and gRPC framing.
 //
-//	wl-go-client SOCKET SPIFFE_ID
+//	wl-go-client SOCKET SPIFFE_ID [FEDERATED_TD]
 //
-// SPIFFE_ID is the identity the server holds for this process's uid. Prints
-// TAP lines and "N passed, N failed".
+// SPIFFE_ID is the identity the server holds for this process's uid.
+// FEDERATED_TD is the trust domain its entry federates with (default
+// spiffe://fed.example, as cairn-wl-server is run; "-" for none, as with a
+// real cairn-agent in integration.agent_wl). Prints TAP lines and
+// "N passed, N failed".
 package main
 
 import (
@@ -34,10 +37,25 @@ import (
 	pb "cairnwl/wlpb"
 )
 
-const (
-	ownTD = "spiffe://example.org"
-	fedTD = "spiffe://fed.example"
-)
+const ownTD = "spiffe://example.org"
+
+var fedTD = "spiffe://fed.example"
+
+// tds: the trust domains expected in bundle maps (own, then federated).
+func tds() string {
+	if fedTD == "" {
+		return "[" + ownTD + "]"
+	}
+	return "[" + ownTD + " " + fedTD + "]"
+}
+
+// feds: the keys expected in federated_bundles.
+func feds() string {
+	if fedTD == "" {
+		return "[]"
+	}
+	return "[" + fedTD + "]"
+}
 
 var passed, failed int
 
@@ -166,11 +184,14 @@ func keys(m map[string][]byte) []string {
 }
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Println("usage: wl-go-client SOCKET SPIFFE_ID")
+	if len(os.Args) != 3 && len(os.Args) != 4 {
+		fmt.Println("usage: wl-go-client SOCKET SPIFFE_ID [FEDERATED_TD|-]")
 		os.Exit(2)
 	}
 	sock, me := os.Args[1], os.Args[2]
+	if len(os.Args) == 4 {
+		fedTD = strings.TrimPrefix(os.Args[3], "-")
+	}
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	cc, err := grpc.DialContext(dctx, "unix://"+sock, grpc.WithInsecure(), grpc.WithBlock())
 	dcancel()
@@ -213,7 +234,7 @@ func main() {
 			"FetchX509SVID first response in %v: %v", time.Since(t0).Round(time.Millisecond), err) {
 			s1, verr := verifySVID(r1.Svids[0])
 			check(verr == nil, "crypto/x509 verifies the SVID against the received bundle, key matches (%v)", verr)
-			check(fmt.Sprint(keys(r1.FederatedBundles)) == "["+fedTD+"]",
+			check(fmt.Sprint(keys(r1.FederatedBundles)) == feds(),
 				"federated_bundles keys %v", keys(r1.FederatedBundles))
 			bundleDER = r1.Svids[0].Bundle
 			t1 := time.Now()
@@ -236,7 +257,7 @@ func main() {
 		if err == nil {
 			xr, err = xs.Recv()
 		}
-		check(err == nil && fmt.Sprint(keys(xr.Bundles)) == "["+ownTD+" "+fedTD+"]" &&
+		check(err == nil && fmt.Sprint(keys(xr.Bundles)) == tds() &&
 			string(xr.Bundles[ownTD]) == string(bundleDER),
 			"FetchX509Bundles: own (= the SVID's bundle) and federated (%v)", err)
 		js, err := c.FetchJWTBundles(ctx, &pb.JWTBundlesRequest{})
@@ -244,7 +265,7 @@ func main() {
 		if err == nil {
 			jr, err = js.Recv()
 		}
-		if check(err == nil && fmt.Sprint(keys(jr.Bundles)) == "["+ownTD+" "+fedTD+"]",
+		if check(err == nil && fmt.Sprint(keys(jr.Bundles)) == tds(),
 			"FetchJWTBundles keys (%v)", err) {
 			jwks = jr.Bundles[ownTD]
 		}
