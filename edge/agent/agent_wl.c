@@ -34,6 +34,7 @@ struct refusal {
 /* A key waiting for its SVID (one per CSR of the batch in flight). */
 struct pending {
   char *id;
+  char *spiffe_id;           /* the entry's ID when the CSR was sent */
   struct cairn_key *key;
 };
 
@@ -172,6 +173,7 @@ static void batch_clear(struct ea_wl *w)
 {
   for (size_t i = 0; i < w->n_batch; i++) {
     free(w->batch[i].id);
+    free(w->batch[i].spiffe_id);
     cairn_key_free(w->batch[i].key);
   }
   free(w->batch);
@@ -321,7 +323,13 @@ static void send_batch(struct ea_wl *w, const char *const *ids, size_t n)
     goto out;
   for (size_t i = 0; i < n; i++) {
     struct pending *p = &w->batch[w->n_batch];
-    if (!(p->id = strdup(ids[i]))) goto out;
+    const struct wl_entry *e = wl_cache_entry_get(w->cache, ids[i]);
+    if (!(p->id = strdup(ids[i])) ||
+        !(p->spiffe_id = strdup(e ? e->spiffe_id : ""))) {
+      free(p->id);
+      p->id = NULL;
+      goto out;
+    }
     w->n_batch++;
     if ((r = cairn_key_generate(w->o.key_type, &p->key)) ||
         (r = cairn_csr_create(p->key, &m.csrs[i].csr.data,
@@ -415,6 +423,18 @@ static void take_svids(struct ea_wl *w, const uint8_t *body, size_t len)
                  "asked for", it->entry_id);
       continue;
     }
+    {
+      /* Changed or removed while the batch was in flight: the answer is
+       * for the old entry; the next scan asks again, without backoff. */
+      const struct wl_entry *now = wl_cache_entry_get(w->cache, p->id);
+      if (!now || strcmp(now->spiffe_id, p->spiffe_id) != 0) {
+        CAIRN_LOGD(MOD, "entry %s changed while its SVID was issued; asking "
+                   "again", p->id);
+        cairn_key_free(p->key);
+        p->key = NULL;
+        continue;
+      }
+    }
     if (it->error) {
       if (refusal_note(w, p->id))
         CAIRN_LOGW(MOD, "the server refused an X509-SVID for entry %s: "
@@ -493,6 +513,7 @@ static void on_svids(int err, const struct cairn_net_response *r, void *arg)
 /* ---- entries -------------------------------------------------------------- */
 
 static void fetch_entries(struct ea_wl *w);
+static void on_poll_timer(uv_timer_t *t);
 
 static void on_fetch_timer(uv_timer_t *t)
 {
@@ -583,6 +604,9 @@ static void on_entries(int err, const struct cairn_net_response *r, void *arg)
     fetch_entries(w);
   }
   mint_scan(w);
+  /* Not observed: keep polling (a retry may have taken the timer). */
+  if (!w->obs && !w->fetching && w->client && !w->freeing)
+    uv_timer_start(&w->fetch_timer, on_poll_timer, POLL_MS, 0);
 }
 
 static void fetch_entries(struct ea_wl *w)
@@ -618,7 +642,14 @@ static void on_revision(int err, const struct cairn_net_response *r,
   struct cairn_msg_revision_resp m;
 
   if (err || !r->observing) w->obs = NULL;
-  if (err) return; /* the session failed: the agent starts a new one */
+  if (err) {
+    /* A failed session is replaced by the agent (on_session(NULL) stops
+     * this timer); a lone failed observation is retried by the poll. */
+    if (w->client && !w->freeing)
+      uv_timer_start(&w->fetch_timer, on_poll_timer, w->fetch_backoff, 0);
+    w->fetch_backoff = next_backoff(w->fetch_backoff, &w->o);
+    return;
+  }
   if (r->code != CAIRN_NET_CONTENT ||
       cairn_msg_revision_resp_decode(r->body, r->body_len, &m)) {
     char why[REASON_MAX + 16];
@@ -682,9 +713,13 @@ void ea_wl_on_bundle(const struct cairn_bundle *b, void *arg)
   struct ea_wl *w = arg;
 
   if (!w || !b || w->freeing) return;
-  if (wl_cache_set_bundle(w->cache, b) != CAIRN_OK)
+  if (wl_cache_set_bundle(w->cache, b) != CAIRN_OK) {
     CAIRN_LOGE(MOD, "cannot give the trust bundle to the Workload API: %s",
                cairn_errdetail());
+    return;
+  }
+  /* SVIDs wait for a bundle to verify against. */
+  if (w->client) mint_scan(w);
 }
 
 /* ---- JWT-SVIDs ------------------------------------------------------------ */
@@ -735,6 +770,7 @@ void ea_wl_mint_jwt(struct wl_jwt_req *req, const char *entry_id,
 
   (void)spiffe_id;
   if (!w || w->freeing) {
+    if (w) w->st.jwt_failed++;
     wl_jwt_req_done(req, NULL, "the agent is shutting down");
     return;
   }

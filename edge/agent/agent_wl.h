@@ -15,8 +15,8 @@
  *     POST /v1/jwt per request.
  *   - Bundle: the agent's trust bundle is given to the cache.
  *
- * The session comes from the agent (agent.h hooks): ea_wl_session(w, c)
- * when one is up, ea_wl_session(w, NULL) when it goes; requests that were
+ * The session comes from the agent (agent.h hooks): ea_wl_on_session(c, w)
+ * when one is up, ea_wl_on_session(NULL, w) when it goes; requests that were
  * in flight are forgotten (JWT requests fail with a reason) and everything
  * resumes on the next session. While the server is unreachable the cache
  * keeps serving what it holds until each SVID expires.
