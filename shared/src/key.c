@@ -6,8 +6,9 @@
  * wolfSSL's decoders: that lets us check the algorithm and curve OIDs
  * ourselves, recompute the public point from the private scalar (and
  * compare it with the one in the file) and validate every public point
- * with wc_ecc_check_key() before a key object is handed out. wolfSSL is
- * used for the arithmetic and for writing SPKI.
+ * before a key object is handed out (public_point_check() for a public
+ * key, wc_ecc_check_key() for a key pair). wolfSSL is used for the
+ * arithmetic and for writing SPKI.
  */
 #include "key_int.h"
 
@@ -38,6 +39,17 @@ static const uint8_t OID_EC_PUBLIC_KEY[] = {0x2a, 0x86, 0x48, 0xce,
 static const uint8_t OID_P256[] = {0x2a, 0x86, 0x48, 0xce,
                                    0x3d, 0x03, 0x01, 0x07};
 static const uint8_t OID_P384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+
+/* The field primes p, big-endian (SEC 2 / FIPS 186-4 D.1.2.3, D.1.2.4). */
+static const uint8_t P256_PRIME[32] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t P384_PRIME[48] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff};
 
 /* DER tags used below. */
 enum {
@@ -230,11 +242,93 @@ int cairn_key_public_equal(const struct cairn_key *a,
   return la == lb && memcmp(pa, pb, la) == 0;
 }
 
+/* Public-only keys are validated by point_range_check() (on the encoding,
+ * before wolfSSL sees it) and public_point_check() (after the import),
+ * not by wc_ecc_check_key(), which for a public key also computes n*Q.
+ * With Debian's wolfSSL (built with FP_ECC) that multiplication adds Q to
+ * the per-thread fixed-point cache, allocating a ~0.8 MiB table (up to 15
+ * per thread) and, with the first signature check, filling it: for every
+ * new key parsed from a certificate, CSR or JWK, used or not.
+ *
+ * The checks are NIST SP 800-56A rev. 3 full public-key validation
+ * (5.6.2.3.3) minus its last step:
+ *   (1) x and y are integers in [0, p-1]. Checked on the encoded bytes:
+ *       wolfSSL's import keeps an x >= p unreduced, and for a compressed
+ *       x >= p computes the y of x mod p. Then the point wolfSSL stored
+ *       must be the one we checked (and a computed y below p too);
+ *   (2) Q is not the point at infinity (wolfSSL's affine (0, 0));
+ *   (3) Q is on the curve: y^2 = x^3 - 3x + b (mod p).
+ * The omitted step, n*Q = O, is implied for P-256 and P-384: both have
+ * cofactor 1, so the curve's points form a group of prime order n, and by
+ * Lagrange the order of any point divides n, i.e. is 1 (only O) or n. A
+ * point passing (1)-(3) is thus in the prime-order group: exactly what
+ * wc_ecc_check_key establishes for a public key. Keys with a scalar still
+ * go through wc_ecc_check_key (scalar range, pub == d*G). */
+
+/* (1) on the encoding pub (04 || x || y or 02/03 || x, length checked by
+ * key_build). Fixed-width big-endian: memcmp orders them as integers. */
+static int point_range_check(enum cairn_key_type type, const uint8_t *pub)
+{
+  size_t c = cairn_key_type_coord_len(type);
+  const uint8_t *prime = type == CAIRN_KEY_EC_P256 ? P256_PRIME : P384_PRIME;
+
+  if (memcmp(pub + 1, prime, c) >= 0)
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "invalid %s public key: x coordinate is out of "
+                        "range (not below the field prime p)",
+                        cairn_key_type_jwk_crv(type));
+  if (pub[0] == 0x04 && memcmp(pub + 1 + c, prime, c) >= 0)
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "invalid %s public key: y coordinate is out of "
+                        "range (not below the field prime p)",
+                        cairn_key_type_jwk_crv(type));
+  return CAIRN_OK;
+}
+
+/* The rest of (1), (2) and (3) on k, just imported from pub. */
+static int public_point_check(const struct cairn_key *k, const uint8_t *pub)
+{
+  size_t c = cairn_key_type_coord_len(k->type), plen = 0;
+  const uint8_t *prime =
+      k->type == CAIRN_KEY_EC_P256 ? P256_PRIME : P384_PRIME;
+  const char *crv = cairn_key_type_jwk_crv(k->type);
+  uint8_t pt[POINT_MAX];
+  int ret, r, zero = 1;
+
+  if ((r = export_point(k, pt, &plen)) != CAIRN_OK) return r;
+  if (memcmp(pt + 1, pub + 1, c) != 0 ||
+      (pub[0] == 0x04 ? memcmp(pt + 1 + c, pub + 1 + c, c) != 0
+                      : memcmp(pt + 1 + c, prime, c) >= 0 ||
+                            (pt[2 * c] & 1) != (pub[0] & 1)))
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "invalid %s public key: the decoded point differs "
+                        "from its encoding",
+                        crv);
+  /* (2) */
+  for (size_t i = 1; i < plen; i++)
+    if (pt[i]) zero = 0;
+  if (zero)
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "invalid %s public key: the point at infinity",
+                        crv);
+  /* (3) Field arithmetic only: no scalar multiplication, no cache. */
+  ret = wc_ecc_point_is_on_curve(&cairn__key_ecc(k)->pubkey, k->ecc.idx);
+  if (ret == MEMORY_E) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+  if (ret != 0)
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "invalid %s public key: point is not on the curve "
+                        "(wolfSSL %d)",
+                        crv, ret);
+  return CAIRN_OK;
+}
+
 /* Builds a key from a private scalar and/or a public point (X9.63
  * encoding, uncompressed or compressed). With a scalar, the public point
- * is computed from it and, when pub is also given, must match. The result
- * is validated with wc_ecc_check_key (point on the curve, scalar in
- * range). Failures here are CAIRN_ERR_PARSE: the input was a bad key. */
+ * is computed from it and, when pub is also given, must match; the pair
+ * is then validated with wc_ecc_check_key (point on the curve, scalar in
+ * range). A public-only key is validated by point_range_check() and
+ * public_point_check(). Failures here are CAIRN_ERR_PARSE: the input was
+ * a bad key. */
 static int key_build(enum cairn_key_type type, const uint8_t *priv,
                      size_t privlen, const uint8_t *pub, size_t publen,
                      struct cairn_key **out)
@@ -246,6 +340,9 @@ static int key_build(enum cairn_key_type type, const uint8_t *priv,
   WC_RNG rng;
 
   *out = NULL;
+  if (!priv && !pub)
+    return cairn_seterr(CAIRN_ERR_PARSE,
+                        "EC key has neither a private nor a public part");
   if (pub && !(publen == 1 + 2 * c && pub[0] == 0x04) &&
       !(publen == 1 + c && (pub[0] == 0x02 || pub[0] == 0x03)))
     return cairn_seterr(CAIRN_ERR_PARSE,
@@ -291,6 +388,7 @@ static int key_build(enum cairn_key_type type, const uint8_t *priv,
       }
     }
   } else {
+    if ((r = point_range_check(type, pub)) != CAIRN_OK) goto out;
     ret = wc_ecc_import_x963_ex(pub, (word32)publen, &k->ecc, curve);
     if (ret != 0) {
       r = cairn_seterr(CAIRN_ERR_PARSE, "EC public point rejected: wolfSSL %d",
@@ -298,8 +396,9 @@ static int key_build(enum cairn_key_type type, const uint8_t *priv,
       goto out;
     }
   }
-  ret = wc_ecc_check_key(&k->ecc);
-  if (ret != 0) {
+  if (!k->has_private) {
+    if ((r = public_point_check(k, pub)) != CAIRN_OK) goto out;
+  } else if ((ret = wc_ecc_check_key(&k->ecc)) != 0) {
     r = cairn_seterr(CAIRN_ERR_PARSE,
                      "invalid %s key (point not on the curve or scalar out "
                      "of range): wolfSSL %d",

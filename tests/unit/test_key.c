@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -680,6 +681,256 @@ static void test_raw(void)
   }
 }
 
+/* ---- public-key validation (public_point_check in key.c) ---- */
+
+/* The field primes, big-endian; compared with wolfSSL's curve table
+ * below so that a typo here cannot hide one in key.c. */
+static const uint8_t PRIME256[32] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t PRIME384[48] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff};
+
+/* v (n bytes, big-endian) += d (may be negative); no overflow expected. */
+static void be_add(uint8_t *v, size_t n, int d)
+{
+  int carry = d;
+  for (size_t i = n; i-- > 0 && carry;) {
+    int s = v[i] + carry;
+    v[i] = (uint8_t)(s & 0xff);
+    carry = s >> 8; /* arithmetic shift: -1 borrows */
+  }
+}
+
+/* SubjectPublicKeyInfo for the encoded point pt on curve t, into buf
+ * (160 bytes); returns its length. */
+static size_t spki_of(enum cairn_key_type t, const uint8_t *pt, size_t ptlen,
+                      uint8_t *buf)
+{
+  static const uint8_t alg256[] = {0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                   0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+                                   0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+  static const uint8_t alg384[] = {0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                   0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                                   0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+  const uint8_t *alg = t == CAIRN_KEY_EC_P256 ? alg256 : alg384;
+  size_t al = t == CAIRN_KEY_EC_P256 ? sizeof alg256 : sizeof alg384, o = 0;
+
+  buf[o++] = 0x30;
+  buf[o++] = (uint8_t)(al + 3 + ptlen);
+  memcpy(buf + o, alg, al);
+  o += al;
+  buf[o++] = 0x03;
+  buf[o++] = (uint8_t)(ptlen + 1);
+  buf[o++] = 0;
+  memcpy(buf + o, pt, ptlen);
+  return o + ptlen;
+}
+
+/* Imports the point prefix || x (|| y when y is given) as an SPKI and, for
+ * an uncompressed point, as raw JWK coordinates; each must give want, and
+ * a failure must name `needle` in its detail. */
+static void expect_point(int line, enum cairn_key_type t, uint8_t prefix,
+                         const uint8_t *x, const uint8_t *y, int want,
+                         const char *needle)
+{
+  size_t c = cairn_key_type_coord_len(t), ptlen = 1 + c + (y ? c : 0);
+  uint8_t pt[97], der[160];
+  struct cairn_key *k = NULL;
+  int r;
+
+  pt[0] = prefix;
+  memcpy(pt + 1, x, c);
+  if (y) memcpy(pt + 1 + c, y, c);
+  for (int path = 0; path < (y ? 2 : 1); path++) {
+    if (path == 0)
+      r = cairn_key_import_der(der, spki_of(t, pt, ptlen, der), &k);
+    else
+      r = cairn_key_from_public_raw(t, x, y, c, &k);
+    if (r != want || (r == CAIRN_OK) != (k != NULL))
+      test_fail(__FILE__, line, "%s %s point %02x..: got %d, want %d [%s]",
+                cairn_key_type_jwk_crv(t), path ? "raw" : "SPKI", prefix, r,
+                want, cairn_errdetail());
+    else if (r != CAIRN_OK && needle && !strstr(cairn_errdetail(), needle))
+      test_fail(__FILE__, line, "%s %s point: detail \"%s\" lacks \"%s\"",
+                cairn_key_type_jwk_crv(t), path ? "raw" : "SPKI",
+                cairn_errdetail(), needle);
+    cairn_key_free(k);
+    k = NULL;
+  }
+}
+
+/* Public-only keys: coordinates in [0, p-1], not the point at infinity,
+ * on the curve; compressed points too. Boundaries at p pin the prime. */
+static void test_public_validation(void)
+{
+  for (size_t ti = 0; ti < 2; ti++) {
+    enum cairn_key_type t = TYPES[ti];
+    size_t c = cairn_key_type_coord_len(t);
+    const uint8_t *prime = t == CAIRN_KEY_EC_P256 ? PRIME256 : PRIME384;
+    struct cairn_key *k = NULL, *k2 = NULL;
+    uint8_t x[48], y[48], x0[48], y0[48], v[48], w[48], pt[97], der[160];
+    uint8_t *exp = NULL;
+    size_t elen = 0;
+    char hex[97];
+    int found, ok;
+
+    /* Our copy of p is wolfSSL's. */
+    {
+      const ecc_set_type *dp = wc_ecc_get_curve_params(
+          wc_ecc_get_curve_idx(cairn__key_curve_id(t)));
+      for (size_t i = 0; i < c; i++)
+        snprintf(hex + 2 * i, 3, "%02X", prime[i]);
+      CHECK(dp && strcasecmp(dp->prime, hex) == 0);
+    }
+
+    /* A valid key: uncompressed (SPKI and raw) and compressed. */
+    CHECK_OK(cairn_key_generate(t, &k));
+    if (!k) return;
+    CHECK_OK(cairn_key_public_raw(k, x, y, c));
+    expect_point(__LINE__, t, 0x04, x, y, CAIRN_OK, NULL);
+    expect_point(__LINE__, t, (uint8_t)(0x02 | (y[c - 1] & 1)), x, NULL,
+                 CAIRN_OK, NULL);
+    pt[0] = (uint8_t)(0x02 | (y[c - 1] & 1));
+    memcpy(pt + 1, x, c);
+    CHECK_OK(cairn_key_import_der(der, spki_of(t, pt, 1 + c, der), &k2));
+    CHECK(k2 && !cairn_key_has_private(k2) && cairn_key_public_equal(k, k2));
+    cairn_key_free(k2);
+    k2 = NULL;
+    /* (spki_of writes what the exporter writes) */
+    CHECK_OK(cairn_key_export_public_der(k, &exp, &elen));
+    pt[0] = 0x04;
+    memcpy(pt + 1 + c, y, c);
+    CHECK(exp && elen == spki_of(t, pt, 1 + 2 * c, der) &&
+          memcmp(exp, der, elen) == 0);
+    free(exp);
+
+    /* The smallest x0 that is a point's x (0 for both curves): (x0, y0). */
+    found = 0;
+    for (int i = 0; i < 64 && !found; i++) {
+      memset(x0, 0, c);
+      x0[c - 1] = (uint8_t)i;
+      pt[0] = 0x02;
+      memcpy(pt + 1, x0, c);
+      found = cairn_key_import_der(der, spki_of(t, pt, 1 + c, der), &k2) ==
+              CAIRN_OK;
+    }
+    CHECK(found && k2);
+    if (!k2) goto next;
+    CHECK_OK(cairn_key_public_raw(k2, x0, y0, c));
+    cairn_key_free(k2);
+    k2 = NULL;
+
+    /* x = x0 + p: x mod p is on the curve, so only the range check stops
+     * it, compressed (wolfSSL's import accepts it) and uncompressed. */
+    memcpy(v, prime, c);
+    be_add(v, c, x0[c - 1]);
+    expect_point(__LINE__, t, (uint8_t)(0x02 | (y0[c - 1] & 1)), v, NULL,
+                 CAIRN_ERR_PARSE, "x coordinate is out of range");
+    expect_point(__LINE__, t, 0x04, v, y0, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+    /* x = p + 5, x = p, x = 2^n - 1. */
+    be_add(v, c, 5);
+    expect_point(__LINE__, t, 0x04, v, y0, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+    expect_point(__LINE__, t, 0x04, prime, y, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+    expect_point(__LINE__, t, 0x02, prime, NULL, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+    memset(v, 0xff, c);
+    expect_point(__LINE__, t, 0x04, v, y, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+    expect_point(__LINE__, t, 0x03, v, NULL, CAIRN_ERR_PARSE,
+                 "x coordinate is out of range");
+
+    /* y = p, y = p + 1, y = 2^n - 1 with a valid x. */
+    memcpy(w, prime, c);
+    expect_point(__LINE__, t, 0x04, x, w, CAIRN_ERR_PARSE,
+                 "y coordinate is out of range");
+    be_add(w, c, 1);
+    expect_point(__LINE__, t, 0x04, x, w, CAIRN_ERR_PARSE,
+                 "y coordinate is out of range");
+    memset(w, 0xff, c);
+    expect_point(__LINE__, t, 0x04, x0, w, CAIRN_ERR_PARSE,
+                 "y coordinate is out of range");
+
+    /* Off the curve: y + 1, y0 - 1; and (x0, p - y0) is its negation, on
+     * the curve. */
+    memcpy(w, y, c);
+    be_add(w, c, 1);
+    expect_point(__LINE__, t, 0x04, x, w, CAIRN_ERR_PARSE,
+                 "not on the curve");
+    memcpy(w, y0, c);
+    be_add(w, c, -1);
+    expect_point(__LINE__, t, 0x04, x0, w, CAIRN_ERR_PARSE,
+                 "not on the curve");
+    {
+      int borrow = 0;
+      for (size_t i = c; i-- > 0;) {
+        int d = prime[i] - y0[i] - borrow;
+        borrow = d < 0;
+        w[i] = (uint8_t)(d & 0xff);
+      }
+    }
+    expect_point(__LINE__, t, 0x04, x0, w, CAIRN_OK, NULL);
+
+    /* The identity: (0, 0) is wolfSSL's encoding of the point at infinity;
+     * SEC1's one-byte 00 encoding is refused as an encoding. */
+    memset(v, 0, c);
+    memset(w, 0, c);
+    expect_point(__LINE__, t, 0x04, v, w, CAIRN_ERR_PARSE,
+                 "point at infinity");
+    pt[0] = 0x00;
+    CHECK_ERR(cairn_key_import_der(der, spki_of(t, pt, 1, der), &k2),
+              CAIRN_ERR_PARSE);
+    CHECK(strstr(cairn_errdetail(), "bad encoding") != NULL);
+    CHECK(k2 == NULL);
+
+    /* A compressed x with no square root is refused by the import. */
+    found = 0;
+    for (int i = 1; i < 64 && !found; i++) {
+      memset(v, 0, c);
+      v[c - 1] = (uint8_t)i;
+      pt[0] = 0x02;
+      memcpy(pt + 1, v, c);
+      found = cairn_key_import_der(der, spki_of(t, pt, 1 + c, der), &k2) ==
+              CAIRN_ERR_PARSE;
+      cairn_key_free(k2);
+      k2 = NULL;
+    }
+    CHECK(found && strstr(cairn_errdetail(), "public point rejected"));
+
+    /* Just below p: every x = p - i is either a point's x (accepted) or
+     * has no square root, never "out of range"; some are accepted. */
+    ok = 0;
+    for (int i = 1; i <= 64; i++) {
+      int r;
+      memcpy(v, prime, c);
+      be_add(v, c, -i);
+      pt[0] = 0x02;
+      memcpy(pt + 1, v, c);
+      r = cairn_key_import_der(der, spki_of(t, pt, 1 + c, der), &k2);
+      if (r == CAIRN_OK) {
+        ok++;
+      } else if (r != CAIRN_ERR_PARSE ||
+                 !strstr(cairn_errdetail(), "public point rejected")) {
+        test_fail(__FILE__, __LINE__, "x = p - %d: %d [%s]", i, r,
+                  cairn_errdetail());
+      }
+      cairn_key_free(k2);
+      k2 = NULL;
+    }
+    CHECK(ok > 0);
+  next:
+    cairn_key_free(k2);
+    cairn_key_free(k);
+  }
+}
+
 /* Hand-made and mangled containers. */
 static void test_import_negative(void)
 {
@@ -847,6 +1098,7 @@ int main(void)
   RUN(test_files);
   RUN(test_sign_verify);
   RUN(test_raw);
+  RUN(test_public_validation);
   RUN(test_import_negative);
   return test_done();
 }
