@@ -1,7 +1,6 @@
 /* agent_conf.c - cairn-agent's configuration file (see agent_conf.h). */
 #include "agent_conf.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,66 +13,26 @@
 _Static_assert(EA_CONF_PATH_MAX == CAIRN_CFG_PATH_MAX, "path limits differ");
 _Static_assert(EA_CONF_SOCKET_MAX == CAIRN_CFG_SOCKET_PATH_MAX,
                "socket path limits differ");
-
-/* ---- small helpers ------------------------------------------------------- */
-
-/* An IPv4/IPv6 literal or a DNS host name (letters, digits, '-' and '.',
- * labels of 1..63 bytes that neither start nor end with '-'). */
-static int host_ok(const char *s)
-{
-  unsigned char tmp[16];
-  size_t n = strlen(s), label = 0;
-
-  if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
-    return 1;
-  if (n == 0 || n > EA_CONF_HOST_MAX) return 0;
-  for (size_t i = 0; i <= n; i++) {
-    char ch = s[i];
-    if (ch == '.' || ch == '\0') {
-      if (label == 0 || label > 63 || s[i - 1] == '-') return 0;
-      label = 0;
-      continue;
-    }
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '-'))
-      return 0;
-    if (label == 0 && ch == '-') return 0;
-    label++;
-  }
-  return 1;
-}
+/* So are the host and token limits, and the bundle formats are the cfg
+ * helpers' values. */
+_Static_assert(EA_CONF_HOST_MAX == CAIRN_CFG_HOST_MAX, "host limits differ");
+_Static_assert(EA_CONF_TOKEN_MAX == CAIRN_CFG_TOKEN_MAX, "token limits differ");
+_Static_assert(EA_BUNDLE_AUTO == (int)CAIRN_CFG_BUNDLE_AUTO &&
+               EA_BUNDLE_PEM == (int)CAIRN_CFG_BUNDLE_PEM &&
+               EA_BUNDLE_SPIFFE == (int)CAIRN_CFG_BUNDLE_SPIFFE,
+               "bundle formats differ");
 
 int ea_conf_check_token(const char *t)
 {
-  size_t n;
-
-  if (!t || !t[0]) return cairn_seterr(CAIRN_ERR_INVAL, "join token is empty");
-  n = strlen(t);
-  if (n > EA_CONF_TOKEN_MAX)
-    return cairn_seterr(CAIRN_ERR_INVAL, "join token is longer than %d bytes",
-                        EA_CONF_TOKEN_MAX);
-  for (size_t i = 0; i < n; i++)
-    if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
-          (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_' ||
-          t[i] == '.'))
-      return cairn_seterr(CAIRN_ERR_INVAL, "join token may only hold letters, "
-                          "digits, '-', '_' and '.'");
-  if (strspn(t, ".") == n)
-    return cairn_seterr(CAIRN_ERR_INVAL, "join token cannot be \".\" or "
-                        "\"..\"");
-  return CAIRN_OK;
-}
-
-static void clear_token(struct ea_conf *c)
-{
-  if (c->join_token) cairn_freezero(c->join_token, strlen(c->join_token));
-  c->join_token = NULL;
+  return cairn_cfg_check_token(t);
 }
 
 /* ---- agent { } ------------------------------------------------------------ */
 
 static int load_agent(struct ea_conf *c, const struct cairn_cfg *ag)
 {
+  enum cairn_cfg_bundle_format fmt =
+      (enum cairn_cfg_bundle_format)c->trust_bundle_format;
   const char *s;
   int64_t port;
   int r;
@@ -84,16 +43,10 @@ static int load_agent(struct ea_conf *c, const struct cairn_cfg *ag)
   if (r) return r;
 
   /* server_address (required), server_port */
-  s = NULL;
-  r = cairn_cfg_get_str(ag, "server_address", &s);
+  r = cairn_cfg_get_host(ag, "server_address", &c->server_address);
   if (r == CAIRN_ERR_NOT_FOUND)
     return cairn_cfg_error(ag, "agent: server_address is required");
   if (r) return r;
-  if (!host_ok(s))
-    return cairn_cfg_error(cairn_cfg_where(ag, "server_address"),
-                           "server_address: \"%.200s\" is not an IP address "
-                           "or a host name", s);
-  if ((r = cairn_cfg_set_str(&c->server_address, s))) return r;
   r = cairn_cfg_get_int_range(ag, "server_port", 1, 65535, &port);
   if (r == CAIRN_OK) c->server_port = (uint16_t)port;
   else if (r != CAIRN_ERR_NOT_FOUND) return r;
@@ -104,51 +57,17 @@ static int load_agent(struct ea_conf *c, const struct cairn_cfg *ag)
   if (r && r != CAIRN_ERR_NOT_FOUND) return r;
 
   /* trust_bundle_path, trust_bundle_format, insecure_bootstrap */
-  r = cairn_cfg_get_path(ag, "trust_bundle_path", NULL, &c->trust_bundle_path);
-  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
-  s = NULL;
-  r = cairn_cfg_get_str(ag, "trust_bundle_format", &s);
-  if (r == CAIRN_OK) {
-    if (strcmp(s, "pem") == 0) {
-      c->trust_bundle_format = EA_BUNDLE_PEM;
-    } else if (strcmp(s, "spiffe") == 0) {
-      c->trust_bundle_format = EA_BUNDLE_SPIFFE;
-    } else {
-      return cairn_cfg_error(cairn_cfg_where(ag, "trust_bundle_format"),
-                             "trust_bundle_format: \"%.64s\" is not \"pem\" "
-                             "or \"spiffe\"", s);
-    }
-    if (!c->trust_bundle_path)
-      return cairn_cfg_error(cairn_cfg_where(ag, "trust_bundle_format"),
-                             "trust_bundle_format is set but "
-                             "trust_bundle_path is not");
-  } else if (r != CAIRN_ERR_NOT_FOUND) {
-    return r;
-  }
-  r = cairn_cfg_get_bool(ag, "insecure_bootstrap", &c->insecure_bootstrap);
-  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
-  if (c->insecure_bootstrap && c->trust_bundle_path)
-    return cairn_cfg_error(cairn_cfg_where(ag, "insecure_bootstrap"),
-                           "only one of insecure_bootstrap and "
-                           "trust_bundle_path can be set");
-  if (!c->insecure_bootstrap && !c->trust_bundle_path)
+  r = cairn_cfg_get_bootstrap(ag, &c->trust_bundle_path, &fmt,
+                              &c->insecure_bootstrap);
+  c->trust_bundle_format = (enum ea_bundle_format)fmt;
+  if (r == CAIRN_ERR_NOT_FOUND)
     return cairn_cfg_error(ag, "agent: trust_bundle_path is required unless "
                            "insecure_bootstrap = true (the agent must know "
                            "how to trust the server on first contact)");
+  if (r) return r;
 
-  /* join_token */
-  s = NULL;
-  r = cairn_cfg_get_str(ag, "join_token", &s);
-  if (r == CAIRN_OK) {
-    if (ea_conf_check_token(s) != CAIRN_OK)
-      return cairn_cfg_error(cairn_cfg_where(ag, "join_token"), "join_token: %s",
-                             cairn_errdetail());
-    clear_token(c);
-    if (!(c->join_token = cairn_strdup(s)))
-      return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
-  } else if (r != CAIRN_ERR_NOT_FOUND) {
-    return r;
-  }
+  r = cairn_cfg_get_join_token(ag, "join_token", &c->join_token);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
 
   r = cairn_cfg_get_log_level(ag, "log_level", &c->log_level);
   if (r && r != CAIRN_ERR_NOT_FOUND) return r;
@@ -253,22 +172,14 @@ static int load_tree(const char *name, const struct cairn_cfg *root, void *ctx)
       (r = cairn_cfg_set_str(&c->data_dir, EA_CONF_DATA_DIR_DEFAULT)))
     goto out;
 
-  r = cairn_cfg_single_block(root, "agent", &ag);
-  if (r == CAIRN_ERR_NOT_FOUND) {
-    r = cairn_cfg_error(root, "missing agent { } block");
+  if ((r = cairn_cfg_required_block(root, "agent", NULL, &ag)) ||
+      (r = load_agent(c, ag)))
     goto out;
-  }
-  if (r) goto out;
-  if ((r = load_agent(c, ag))) goto out;
-
-  r = cairn_cfg_single_block(root, "plugins", &plugins);
-  if (r == CAIRN_ERR_NOT_FOUND) {
-    r = cairn_cfg_error(root, "missing plugins { } block (a NodeAttestor "
-                        "\"join_token\" plugin is required)");
+  if ((r = cairn_cfg_required_block(root, "plugins", "a NodeAttestor "
+                                    "\"join_token\" plugin is required",
+                                    &plugins)) ||
+      (r = load_plugins(c, root, plugins)))
     goto out;
-  }
-  if (r) goto out;
-  if ((r = load_plugins(c, root, plugins))) goto out;
 
   if ((r = cairn_cfg_check_unused(root))) goto out;
   *out = c;
@@ -296,16 +207,8 @@ int ea_conf_load(const char *path, struct ea_conf **out)
 
 int ea_conf_set_join_token(struct ea_conf *c, const char *token)
 {
-  char *t;
-
   if (!c) return cairn_seterr(CAIRN_ERR_INVAL, "no configuration");
-  if (ea_conf_check_token(token) != CAIRN_OK)
-    return cairn_seterr(CAIRN_ERR_CONFIG, "-joinToken: %s", cairn_errdetail());
-  if (!(t = cairn_strdup(token)))
-    return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
-  clear_token(c);
-  c->join_token = t;
-  return CAIRN_OK;
+  return cairn_cfg_set_join_token(&c->join_token, token);
 }
 
 void ea_conf_free(struct ea_conf *c)
@@ -317,7 +220,7 @@ void ea_conf_free(struct ea_conf *c)
   free(c->socket_path);
   free(c->data_dir);
   free(c->trust_bundle_path);
-  clear_token(c);
+  cairn_cfg_clear_secret(&c->join_token);
   free(c->keys_dir);
   free(c);
 }

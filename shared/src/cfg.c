@@ -10,6 +10,7 @@
 #include "cairn/id.h"
 #include "cairn/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1223,6 +1224,152 @@ int cairn_cfg_load_buf(const char *name, const char *data, size_t len,
   r = fn(name, root, ctx);
   cairn_cfg_free(root);
   return r;
+}
+
+/* ---- reaching a server --------------------------------------------------- */
+
+/* An IPv4/IPv6 literal or a DNS host name. */
+static int host_ok(const char *s)
+{
+  unsigned char tmp[16];
+  size_t n = strlen(s), label = 0;
+
+  if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
+    return 1;
+  if (n == 0 || n > CAIRN_CFG_HOST_MAX) return 0;
+  for (size_t i = 0; i <= n; i++) {
+    char ch = s[i];
+    if (ch == '.' || ch == '\0') {
+      if (label == 0 || label > 63 || s[i - 1] == '-') return 0;
+      label = 0;
+      continue;
+    }
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+          (ch >= '0' && ch <= '9') || ch == '-'))
+      return 0;
+    if (label == 0 && ch == '-') return 0;
+    label++;
+  }
+  return 1;
+}
+
+int cairn_cfg_get_host(const struct cairn_cfg *blk, const char *key,
+                       char **out)
+{
+  const char *s = NULL;
+  int r = cairn_cfg_get_str(blk, key, &s);
+
+  if (r != CAIRN_OK) return r;
+  if (!host_ok(s))
+    return cairn_cfg_error(cairn_cfg_where(blk, key),
+                           "%s: \"%.200s\" is not an IP address or a host "
+                           "name", key, s);
+  return cairn_cfg_set_str(out, s);
+}
+
+int cairn_cfg_check_token(const char *t)
+{
+  size_t n;
+
+  if (!t || !t[0]) return cairn_seterr(CAIRN_ERR_INVAL, "join token is empty");
+  n = strlen(t);
+  if (n > CAIRN_CFG_TOKEN_MAX)
+    return cairn_seterr(CAIRN_ERR_INVAL, "join token is longer than %d bytes",
+                        CAIRN_CFG_TOKEN_MAX);
+  for (size_t i = 0; i < n; i++)
+    if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+          (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_' ||
+          t[i] == '.'))
+      return cairn_seterr(CAIRN_ERR_INVAL, "join token may only hold letters, "
+                          "digits, '-', '_' and '.'");
+  if (strspn(t, ".") == n)
+    return cairn_seterr(CAIRN_ERR_INVAL, "join token cannot be \".\" or "
+                        "\"..\"");
+  return CAIRN_OK;
+}
+
+void cairn_cfg_clear_secret(char **s)
+{
+  if (!s || !*s) return;
+  cairn_freezero(*s, strlen(*s));
+  *s = NULL;
+}
+
+/* Replaces the secret *dst with a copy of a checked token. */
+static int replace_token(char **dst, const char *token)
+{
+  char *t = cairn_strdup(token);
+
+  if (!t) return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
+  cairn_cfg_clear_secret(dst);
+  *dst = t;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_get_join_token(const struct cairn_cfg *blk, const char *key,
+                             char **out)
+{
+  const char *s = NULL;
+  int r = cairn_cfg_get_str(blk, key, &s);
+
+  if (r != CAIRN_OK) return r;
+  if (cairn_cfg_check_token(s) != CAIRN_OK)
+    return cairn_cfg_error(cairn_cfg_where(blk, key), "%s: %s", key,
+                           cairn_errdetail());
+  return replace_token(out, s);
+}
+
+int cairn_cfg_set_join_token(char **dst, const char *token)
+{
+  if (cairn_cfg_check_token(token) != CAIRN_OK)
+    return cairn_seterr(CAIRN_ERR_CONFIG, "-joinToken: %s", cairn_errdetail());
+  return replace_token(dst, token);
+}
+
+int cairn_cfg_get_bootstrap(const struct cairn_cfg *blk, char **bundle_path,
+                            enum cairn_cfg_bundle_format *format,
+                            int *insecure)
+{
+  const char *s = NULL;
+  int r;
+
+  r = cairn_cfg_get_path(blk, "trust_bundle_path", NULL, bundle_path);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
+  r = cairn_cfg_get_str(blk, "trust_bundle_format", &s);
+  if (r == CAIRN_OK) {
+    if (strcmp(s, "pem") == 0)
+      *format = CAIRN_CFG_BUNDLE_PEM;
+    else if (strcmp(s, "spiffe") == 0)
+      *format = CAIRN_CFG_BUNDLE_SPIFFE;
+    else
+      return cairn_cfg_error(cairn_cfg_where(blk, "trust_bundle_format"),
+                             "trust_bundle_format: \"%.64s\" is not \"pem\" "
+                             "or \"spiffe\"", s);
+    if (!*bundle_path)
+      return cairn_cfg_error(cairn_cfg_where(blk, "trust_bundle_format"),
+                             "trust_bundle_format is set but "
+                             "trust_bundle_path is not");
+  } else if (r != CAIRN_ERR_NOT_FOUND) {
+    return r;
+  }
+  r = cairn_cfg_get_bool(blk, "insecure_bootstrap", insecure);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
+  if (*insecure && *bundle_path)
+    return cairn_cfg_error(cairn_cfg_where(blk, "insecure_bootstrap"),
+                           "only one of insecure_bootstrap and "
+                           "trust_bundle_path can be set");
+  if (!*insecure && !*bundle_path) return CAIRN_ERR_NOT_FOUND;
+  return CAIRN_OK;
+}
+
+int cairn_cfg_required_block(const struct cairn_cfg *root, const char *key,
+                             const char *hint, const struct cairn_cfg **out)
+{
+  int r = cairn_cfg_single_block(root, key, out);
+
+  if (r != CAIRN_ERR_NOT_FOUND) return r;
+  return cairn_cfg_error(root, "missing %s { } block%s%s%s", key,
+                         hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
 }
 
 /* ---- plugins -------------------------------------------------------------- */

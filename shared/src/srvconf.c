@@ -24,6 +24,16 @@ _Static_assert(CAIRN_SRVCONF_PATH_MAX == CAIRN_CFG_PATH_MAX,
                "path limits differ");
 _Static_assert(CAIRN_GRPC_SOCK_PATH_MAX == CAIRN_CFG_SOCKET_PATH_MAX,
                "socket path limits differ");
+/* So are the host and token limits, and the bundle formats are the cfg
+ * helpers' values. */
+_Static_assert(CAIRN_SRVCONF_HOST_MAX == CAIRN_CFG_HOST_MAX,
+               "host limits differ");
+_Static_assert(CAIRN_SRVCONF_TOKEN_MAX == CAIRN_CFG_TOKEN_MAX,
+               "token limits differ");
+_Static_assert(CAIRN_SRVCONF_BUNDLE_AUTO == (int)CAIRN_CFG_BUNDLE_AUTO &&
+               CAIRN_SRVCONF_BUNDLE_PEM == (int)CAIRN_CFG_BUNDLE_PEM &&
+               CAIRN_SRVCONF_BUNDLE_SPIFFE == (int)CAIRN_CFG_BUNDLE_SPIFFE,
+               "bundle formats differ");
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -287,77 +297,23 @@ static int load_upstream(struct cairn_srvconf *c, const struct cairn_cfg *pb,
 
 int cairn_srvconf_check_token(const char *t)
 {
-  size_t n;
-
-  if (!t || !t[0]) return cairn_seterr(CAIRN_ERR_INVAL, "join token is empty");
-  n = strlen(t);
-  if (n > CAIRN_SRVCONF_TOKEN_MAX)
-    return cairn_seterr(CAIRN_ERR_INVAL, "join token is longer than %d bytes",
-                        CAIRN_SRVCONF_TOKEN_MAX);
-  for (size_t i = 0; i < n; i++)
-    if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
-          (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_' ||
-          t[i] == '.'))
-      return cairn_seterr(CAIRN_ERR_INVAL, "join token may only hold letters, "
-                          "digits, '-', '_' and '.'");
-  if (strspn(t, ".") == n)
-    return cairn_seterr(CAIRN_ERR_INVAL, "join token cannot be \".\" or "
-                        "\"..\"");
-  return CAIRN_OK;
-}
-
-static void clear_token(struct cairn_srvconf *c)
-{
-  if (c->upstream_join_token)
-    cairn_freezero(c->upstream_join_token, strlen(c->upstream_join_token));
-  c->upstream_join_token = NULL;
+  return cairn_cfg_check_token(t);
 }
 
 int cairn_srvconf_set_join_token(struct cairn_srvconf *c, const char *token)
 {
-  char *t;
-
   if (!c || !c->upstream_plugin)
     return cairn_seterr(CAIRN_ERR_INVAL, "-joinToken needs an "
                         "UpstreamAuthority \"cairn\" in the configuration");
-  if (cairn_srvconf_check_token(token) != CAIRN_OK)
-    return cairn_seterr(CAIRN_ERR_CONFIG, "-joinToken: %s", cairn_errdetail());
-  if (!(t = cairn_strdup(token)))
-    return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
-  clear_token(c);
-  c->upstream_join_token = t;
-  return CAIRN_OK;
-}
-
-/* An IPv4/IPv6 literal or a DNS host name. */
-static int host_ok(const char *s)
-{
-  unsigned char tmp[16];
-  size_t n = strlen(s), label = 0;
-
-  if (inet_pton(AF_INET, s, tmp) == 1 || inet_pton(AF_INET6, s, tmp) == 1)
-    return 1;
-  if (n == 0 || n > CAIRN_SRVCONF_HOST_MAX) return 0;
-  for (size_t i = 0; i <= n; i++) {
-    char ch = s[i];
-    if (ch == '.' || ch == '\0') {
-      if (label == 0 || label > 63 || s[i - 1] == '-') return 0;
-      label = 0;
-      continue;
-    }
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-          (ch >= '0' && ch <= '9') || ch == '-'))
-      return 0;
-    if (label == 0 && ch == '-') return 0;
-    label++;
-  }
-  return 1;
+  return cairn_cfg_set_join_token(&c->upstream_join_token, token);
 }
 
 static int load_upstream_cairn(struct cairn_srvconf *c, const char *name,
                                const struct cairn_cfg *pb,
                                const struct cairn_cfg *pd)
 {
+  enum cairn_cfg_bundle_format fmt =
+      (enum cairn_cfg_bundle_format)c->upstream_trust_bundle_format;
   const char *s = NULL;
   int64_t port;
   int r;
@@ -372,66 +328,27 @@ static int load_upstream_cairn(struct cairn_srvconf *c, const char *name,
                            "upstream itself (join_token, trust_bundle_path) "
                            "instead of through a co-located agent's Workload "
                            "API");
-  r = cairn_cfg_get_str(pd, "server_address", &s);
+  r = cairn_cfg_get_host(pd, "server_address", &c->upstream_address);
   if (r == CAIRN_ERR_NOT_FOUND)
     return cairn_cfg_error(pd ? pd : pb, "UpstreamAuthority \"%s\": "
                            "server_address is required", name);
   if (r) return r;
-  if (!host_ok(s))
-    return cairn_cfg_error(cairn_cfg_where(pd, "server_address"),
-                           "server_address: \"%.200s\" is not an IP address "
-                           "or a host name", s);
-  if ((r = cairn_cfg_set_str(&c->upstream_address, s))) return r;
   r = cairn_cfg_get_int_range(pd, "server_port", 1, 65535, &port);
   if (r == CAIRN_OK) c->upstream_port = (int)port;
   else if (r != CAIRN_ERR_NOT_FOUND) return r;
 
-  r = cairn_cfg_get_path(pd, "trust_bundle_path", NULL,
-                         &c->upstream_trust_bundle_path);
-  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
-  s = NULL;
-  r = cairn_cfg_get_str(pd, "trust_bundle_format", &s);
-  if (r == CAIRN_OK) {
-    if (strcmp(s, "pem") == 0)
-      c->upstream_trust_bundle_format = CAIRN_SRVCONF_BUNDLE_PEM;
-    else if (strcmp(s, "spiffe") == 0)
-      c->upstream_trust_bundle_format = CAIRN_SRVCONF_BUNDLE_SPIFFE;
-    else
-      return cairn_cfg_error(cairn_cfg_where(pd, "trust_bundle_format"),
-                             "trust_bundle_format: \"%.64s\" is not \"pem\" "
-                             "or \"spiffe\"", s);
-    if (!c->upstream_trust_bundle_path)
-      return cairn_cfg_error(cairn_cfg_where(pd, "trust_bundle_format"),
-                             "trust_bundle_format is set but "
-                             "trust_bundle_path is not");
-  } else if (r != CAIRN_ERR_NOT_FOUND) {
-    return r;
-  }
-  r = cairn_cfg_get_bool(pd, "insecure_bootstrap",
-                         &c->upstream_insecure_bootstrap);
-  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
-  if (c->upstream_insecure_bootstrap && c->upstream_trust_bundle_path)
-    return cairn_cfg_error(cairn_cfg_where(pd, "insecure_bootstrap"),
-                           "only one of insecure_bootstrap and "
-                           "trust_bundle_path can be set");
-  if (!c->upstream_insecure_bootstrap && !c->upstream_trust_bundle_path)
+  r = cairn_cfg_get_bootstrap(pd, &c->upstream_trust_bundle_path, &fmt,
+                              &c->upstream_insecure_bootstrap);
+  c->upstream_trust_bundle_format = (enum cairn_srvconf_bundle_format)fmt;
+  if (r == CAIRN_ERR_NOT_FOUND)
     return cairn_cfg_error(pd ? pd : pb, "UpstreamAuthority \"%s\": "
                            "trust_bundle_path is required unless "
                            "insecure_bootstrap = true (the edge must know its "
                            "upstream's root to attest safely)", name);
+  if (r) return r;
 
-  s = NULL;
-  r = cairn_cfg_get_str(pd, "join_token", &s);
-  if (r == CAIRN_OK) {
-    if (cairn_srvconf_check_token(s) != CAIRN_OK)
-      return cairn_cfg_error(cairn_cfg_where(pd, "join_token"),
-                             "join_token: %s", cairn_errdetail());
-    clear_token(c);
-    if (!(c->upstream_join_token = cairn_strdup(s)))
-      return cairn_seterr(CAIRN_ERR_NOMEM, "out of memory");
-  } else if (r != CAIRN_ERR_NOT_FOUND) {
-    return r;
-  }
+  r = cairn_cfg_get_join_token(pd, "join_token", &c->upstream_join_token);
+  if (r && r != CAIRN_ERR_NOT_FOUND) return r;
 
   s = NULL;
   r = cairn_cfg_get_str(pd, "scope", &s);
@@ -523,22 +440,13 @@ static int load_tree(const char *name, const struct cairn_cfg *root, void *ctx)
       (r = cairn_cfg_set_str(&c->jwt_issuer, "")))
     goto out;
 
-  r = cairn_cfg_single_block(root, "server", &srv);
-  if (r == CAIRN_ERR_NOT_FOUND) {
-    r = cairn_cfg_error(root, "missing server { } block");
+  if ((r = cairn_cfg_required_block(root, "server", NULL, &srv)) ||
+      (r = load_server(c, srv)))
     goto out;
-  }
-  if (r) goto out;
-  if ((r = load_server(c, srv))) goto out;
-
-  r = cairn_cfg_single_block(root, "plugins", &plugins);
-  if (r == CAIRN_ERR_NOT_FOUND) {
-    r = cairn_cfg_error(root, "missing plugins { } block (a DataStore \"sql\" "
-                        "plugin is required)");
+  if ((r = cairn_cfg_required_block(root, "plugins", "a DataStore \"sql\" "
+                                    "plugin is required", &plugins)) ||
+      (r = load_plugins(c, root, plugins)))
     goto out;
-  }
-  if (r) goto out;
-  if ((r = load_plugins(c, root, plugins))) goto out;
 
   if ((r = cairn_cfg_check_unused(root))) goto out;
   *out = c;
@@ -585,7 +493,7 @@ void cairn_srvconf_free(struct cairn_srvconf *c)
   free(c->upstream_plugin);
   free(c->upstream_address);
   free(c->upstream_trust_bundle_path);
-  clear_token(c);
+  cairn_cfg_clear_secret(&c->upstream_join_token);
   free(c->upstream_scope);
   for (size_t i = 0; i < c->n_warnings; i++) free(c->warnings[i]);
   free(c);

@@ -1070,6 +1070,133 @@ static void test_td_log_level(void)
   cairn_cfg_free(root);
 }
 
+static void test_server_settings(void)
+{
+  struct cairn_cfg *root = parse(
+      "a { server_address = \"10.0.0.1\" }\n"                  /* 1 */
+      "b { server_address = \"-bad.example\" }\n"              /* 2 */
+      "c { trust_bundle_path = \"b.pem\"\n"                    /* 3 */
+      "    trust_bundle_format = \"spiffe\"\n"                 /* 4 */
+      "    join_token = \"tok-1\" }\n"                         /* 5 */
+      "d { insecure_bootstrap = true }\n"                      /* 6 */
+      "e { trust_bundle_format = \"pem\" }\n"                  /* 7 */
+      "f { trust_bundle_path = \"b.pem\"\n"                    /* 8 */
+      "    insecure_bootstrap = true }\n"                      /* 9 */
+      "g { trust_bundle_path = \"b.pem\"\n"                    /* 10 */
+      "    trust_bundle_format = \"der\" }\n"                  /* 11 */
+      "h { insecure_bootstrap = false join_token = \".\" }\n"  /* 12 */
+      "i { server_address = \"host.example\" }\n");            /* 13 */
+  const struct cairn_cfg *blk = NULL;
+  enum cairn_cfg_bundle_format fmt = CAIRN_CFG_BUNDLE_AUTO;
+  char *host = NULL, *path = NULL, *tok = NULL;
+  char long_token[CAIRN_CFG_TOKEN_MAX + 2];
+  int insecure = 0;
+  if (!root) return;
+
+  CHECK_OK(cairn_cfg_get_host(cairn_cfg_block(root, "a"), "server_address",
+                              &host));
+  CHECK_STR_EQ(host, "10.0.0.1");
+  CHECK_ERR(cairn_cfg_get_host(cairn_cfg_block(root, "b"), "server_address",
+                               &host), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:2: server_address: \"-bad.example\" "
+               "is not an IP address or a host name");
+  CHECK_STR_EQ(host, "10.0.0.1");
+  CHECK_OK(cairn_cfg_get_host(cairn_cfg_block(root, "i"), "server_address",
+                              &host));
+  CHECK_STR_EQ(host, "host.example");
+  CHECK_ERR(cairn_cfg_get_host(root, "nope", &host), CAIRN_ERR_NOT_FOUND);
+
+  blk = cairn_cfg_block(root, "c");
+  CHECK_OK(cairn_cfg_get_bootstrap(blk, &path, &fmt, &insecure));
+  CHECK_STR_EQ(path, "b.pem");
+  CHECK_INT_EQ(fmt, CAIRN_CFG_BUNDLE_SPIFFE);
+  CHECK_INT_EQ(insecure, 0);
+  CHECK_OK(cairn_cfg_get_join_token(blk, "join_token", &tok));
+  CHECK_STR_EQ(tok, "tok-1");
+  free(path);
+  path = NULL;
+  fmt = CAIRN_CFG_BUNDLE_AUTO;
+
+  CHECK_OK(cairn_cfg_get_bootstrap(cairn_cfg_block(root, "d"), &path, &fmt,
+                                   &insecure));
+  CHECK(path == NULL);
+  CHECK_INT_EQ(insecure, 1);
+  insecure = 0;
+  CHECK_ERR(cairn_cfg_get_bootstrap(cairn_cfg_block(root, "e"), &path, &fmt,
+                                    &insecure), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:7: trust_bundle_format is set but "
+               "trust_bundle_path is not");
+  CHECK_ERR(cairn_cfg_get_bootstrap(cairn_cfg_block(root, "f"), &path, &fmt,
+                                    &insecure), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:9: only one of insecure_bootstrap "
+               "and trust_bundle_path can be set");
+  free(path);
+  path = NULL;
+  insecure = 0;
+  CHECK_ERR(cairn_cfg_get_bootstrap(cairn_cfg_block(root, "g"), &path, &fmt,
+                                    &insecure), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:11: trust_bundle_format: \"der\" is "
+               "not \"pem\" or \"spiffe\"");
+  free(path);
+  path = NULL;
+  blk = cairn_cfg_block(root, "h");
+  CHECK_ERR(cairn_cfg_get_bootstrap(blk, &path, &fmt, &insecure),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK_ERR(cairn_cfg_get_bootstrap(NULL, &path, &fmt, &insecure),
+            CAIRN_ERR_NOT_FOUND);
+  CHECK(path == NULL);
+  CHECK_ERR(cairn_cfg_get_join_token(blk, "join_token", &tok),
+            CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:12: join_token: join token cannot "
+               "be \".\" or \"..\"");
+  CHECK_STR_EQ(tok, "tok-1");
+
+  CHECK_OK(cairn_cfg_set_join_token(&tok, "flag_token"));
+  CHECK_STR_EQ(tok, "flag_token");
+  CHECK_ERR(cairn_cfg_set_join_token(&tok, "a b"), CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "-joinToken: join token may only hold "
+               "letters, digits, '-', '_' and '.'");
+  CHECK_STR_EQ(tok, "flag_token");
+  memset(long_token, 'x', sizeof long_token - 1);
+  long_token[sizeof long_token - 1] = '\0';
+  CHECK_ERR(cairn_cfg_check_token(long_token), CAIRN_ERR_INVAL);
+  long_token[CAIRN_CFG_TOKEN_MAX] = '\0';
+  CHECK_OK(cairn_cfg_check_token(long_token));
+  CHECK_ERR(cairn_cfg_check_token(""), CAIRN_ERR_INVAL);
+  CHECK_ERR(cairn_cfg_check_token(NULL), CAIRN_ERR_INVAL);
+  cairn_cfg_clear_secret(&tok);
+  CHECK(tok == NULL);
+  cairn_cfg_clear_secret(&tok);
+  cairn_cfg_clear_secret(NULL);
+
+  free(host);
+  cairn_cfg_free(root);
+}
+
+static void test_required_block(void)
+{
+  struct cairn_cfg *root = parse("server { }\n"       /* 1 */
+                                 "plugins { }\n"      /* 2 */
+                                 "plugins { }\n");    /* 3 */
+  const struct cairn_cfg *b = NULL;
+  if (!root) return;
+  CHECK_OK(cairn_cfg_required_block(root, "server", NULL, &b));
+  CHECK(b != NULL);
+  CHECK_ERR(cairn_cfg_required_block(root, "agent", NULL, &b),
+            CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf: missing agent { } block");
+  CHECK(b == NULL);
+  CHECK_ERR(cairn_cfg_required_block(root, "agent", "a thing is required", &b),
+            CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf: missing agent { } block (a thing "
+               "is required)");
+  CHECK_ERR(cairn_cfg_required_block(root, "plugins", "x", &b),
+            CAIRN_ERR_CONFIG);
+  CHECK_STR_EQ(cairn_errdetail(), "t.conf:3: a second 'plugins' block (the "
+               "first is at line 2)");
+  cairn_cfg_free(root);
+}
+
 struct load_seen {
   char name[256];
   int calls;
@@ -1315,6 +1442,8 @@ int main(void)
   RUN(test_path_join);
   RUN(test_get_path);
   RUN(test_td_log_level);
+  RUN(test_server_settings);
+  RUN(test_required_block);
   RUN(test_load_fn);
   RUN(test_plugins);
   return test_done();

@@ -237,6 +237,75 @@ int cairn_cfg_load_file(const char *path, cairn_cfg_load_fn fn, void *ctx);
 int cairn_cfg_load_buf(const char *name, const char *data, size_t len,
                        cairn_cfg_load_fn fn, void *ctx);
 
+/* ---- a block that says how to reach and first trust a server ------------
+ *
+ * cairn-agent's agent { } and cairn-edge's UpstreamAuthority "cairn"
+ * plugin_data { } share these settings:
+ *   server_address = "host"           IP literal or DNS host name
+ *   trust_bundle_path = "bundle.pem"  exactly one of these two
+ *   trust_bundle_format = "pem"       "pem" | "spiffe"; needs the path
+ *   insecure_bootstrap = false
+ *   join_token = "..."                a secret: zeroised when replaced
+ * Each loader words its own "required" errors, which name its block. */
+
+#define CAIRN_CFG_HOST_MAX 253   /* longest DNS host name */
+#define CAIRN_CFG_TOKEN_MAX 128  /* longest join token */
+
+enum cairn_cfg_bundle_format {
+  CAIRN_CFG_BUNDLE_AUTO = 0,  /* PEM when the file holds "-----BEGIN",
+                                 else SPIFFE bundle JSON */
+  CAIRN_CFG_BUNDLE_PEM,
+  CAIRN_CFG_BUNDLE_SPIFFE
+};
+
+/* A server address: an IPv4/IPv6 literal or a DNS host name (letters,
+ * digits, '-' and '.', at most CAIRN_CFG_HOST_MAX bytes, labels of 1..63
+ * bytes that neither start nor end with '-'); else "key: "x" is not an IP
+ * address or a host name". *out is replaced as described above. */
+int cairn_cfg_get_host(const struct cairn_cfg *blk, const char *key,
+                       char **out);
+
+/* Checks a join token: 1..CAIRN_CFG_TOKEN_MAX bytes of [A-Za-z0-9._-], not
+ * "." or "..", since it becomes a path segment of a SPIFFE ID. CAIRN_OK or
+ * CAIRN_ERR_INVAL with a detail (which never repeats the token). */
+int cairn_cfg_check_token(const char *token);
+
+/* A join token value checked with cairn_cfg_check_token() ("key: <why>").
+ * On success the old *out is zeroised and freed (cairn_cfg_clear_secret)
+ * and replaced by a new copy; otherwise *out is left as it was. */
+int cairn_cfg_get_join_token(const struct cairn_cfg *blk, const char *key,
+                             char **out);
+
+/* The same for the -joinToken flag of the daemons: token is checked with
+ * cairn_cfg_check_token() (CAIRN_ERR_CONFIG "-joinToken: <why>"), then
+ * *dst is replaced as by cairn_cfg_get_join_token(); CAIRN_ERR_NOMEM
+ * leaves *dst as it was. */
+int cairn_cfg_set_join_token(char **dst, const char *token);
+
+/* Zeroises (its strlen bytes) and frees the secret string *s and sets *s
+ * to NULL. NULL-safe for s and *s. */
+void cairn_cfg_clear_secret(char **s);
+
+/* Reads trust_bundle_path (a path as by cairn_cfg_get_path without a base
+ * directory, into *bundle_path), trust_bundle_format (into *format) and
+ * insecure_bootstrap (into *insecure) from blk, in that order; absent keys
+ * leave their outputs as they were. Checks "trust_bundle_format: "x" is
+ * not "pem" or "spiffe"", "trust_bundle_format is set but
+ * trust_bundle_path is not" and "only one of insecure_bootstrap and
+ * trust_bundle_path can be set" (CAIRN_ERR_CONFIG at the key's line).
+ * Returns CAIRN_ERR_NOT_FOUND, with everything read, when there is
+ * neither a bundle path nor insecure_bootstrap = true, so the caller can
+ * say what it needs the bundle for. */
+int cairn_cfg_get_bootstrap(const struct cairn_cfg *blk, char **bundle_path,
+                            enum cairn_cfg_bundle_format *format,
+                            int *insecure);
+
+/* cairn_cfg_single_block() for a section the file must have: when it is
+ * absent, CAIRN_ERR_CONFIG "missing key { } block" at the root, followed by
+ * " (hint)" when hint is not NULL. */
+int cairn_cfg_required_block(const struct cairn_cfg *root, const char *key,
+                             const char *hint, const struct cairn_cfg **out);
+
 /* ---- plugins { } ----------------------------------------------------------
  *
  * SPIRE's plugin syntax: every child of the plugins block is
