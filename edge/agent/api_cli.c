@@ -646,8 +646,25 @@ static void ctx_cleanup(struct ctx *x)
   x->conf = NULL;
 }
 
+/* Starts an api command: clears x, parses the command's flags and applies
+ * the common ones (setup). Returns 0, HELP_SHOWN (help printed), 1
+ * (failure recorded) or 2 (usage error printed); the command then ends
+ * with finish() in every case. */
+static int begin(struct ctx *x, const char *cmd, const char *help,
+                 struct flag *fl, int argc, char **argv)
+{
+  int rc;
+
+  memset(x, 0, sizeof *x);
+  x->cmd = cmd;
+  x->help = help;
+  rc = parse_flags(cmd, help, fl, argc, argv);
+  if (rc == 0) rc = setup(x, fl);
+  return rc;
+}
+
 /* Ends a command: prints a recorded failure, checks that stdout was
- * written. Returns the exit status. */
+ * written. Returns the exit status (0 after HELP_SHOWN). */
 static int finish(struct ctx *x, int rc)
 {
   if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
@@ -657,7 +674,7 @@ static int finish(struct ctx *x, int rc)
     fprintf(stderr, "Error: %s\n", x->err);
   }
   ctx_cleanup(x);
-  return rc;
+  return rc == HELP_SHOWN ? 0 : rc;
 }
 
 /* ======================================================================
@@ -941,6 +958,21 @@ static int print_json(struct ctx *x, json_t *j)
   return 0;
 }
 
+/* The CRLs of a response as an array of base64 strings; NULL when out of
+ * memory. */
+static json_t *crl_json(const ProtobufCBinaryData *crl, size_t n)
+{
+  json_t *a = json_array();
+  size_t i;
+
+  for (i = 0; a && i < n; i++)
+    if (js_append(a, js_b64(crl[i].data, crl[i].len))) {
+      json_decref(a);
+      a = NULL;
+    }
+  return a;
+}
+
 /* ======================================================================
  * Files
  * ====================================================================== */
@@ -967,13 +999,38 @@ static void join(char *out, size_t len, const char *dir, const char *name)
            name);
 }
 
-static int write_certs(struct ctx *x, const char *path,
-                       const struct cairn_cert_list *l)
+/* Sets path to dir/name and, unless the output is JSON, announces it:
+ * "Writing <what> #<i> to file <path>." or, with td, "Writing <what> #<i>
+ * for trust domain <td> to file <path>.". */
+static void announce(const struct ctx *x, char *path, size_t len,
+                     const char *dir, const char *name, const char *what,
+                     size_t i, const char *td)
 {
+  join(path, len, dir, name);
+  if (x->json) return;
+  printf("Writing %s #%zu ", what, i);
+  if (td) {
+    printf("for trust domain ");
+    put(td);
+    putchar(' ');
+  }
+  printf("to file ");
+  put(path);
+  printf(".\n");
+}
+
+/* Writes the certificates l as PEM to dir/name (mode 0644), announced as
+ * by announce(). Returns 0 or 1 (failure recorded). */
+static int save_certs(struct ctx *x, const char *dir, const char *name,
+                      const char *what, size_t i, const char *td,
+                      const struct cairn_cert_list *l)
+{
+  char path[EA_CONF_PATH_MAX + 64];
   char *pem = NULL;
   size_t len = 0;
   int rc;
 
+  announce(x, path, sizeof path, dir, name, what, i, td);
   if (cairn_cert_list_to_pem(l, &pem, &len) != CAIRN_OK)
     return fail(x, "cannot encode %s: %s", path, cairn_errdetail());
   rc = write_out(x, path, pem, len, 0644);
@@ -1039,20 +1096,44 @@ static int tds_check(struct ctx *x, struct td_bundle *t, size_t n, int x509)
   return 0;
 }
 
-static void print_cas(const char *prefix, const struct cairn_cert_list *l)
+/* Prints "<prefix><what> #<k> Valid After:\t<time>" and "... Valid
+ * Until:..." for the certificates of l from index `from` on, numbered from
+ * 1. */
+static void print_validity(const char *prefix, const char *what,
+                           const struct cairn_cert_list *l, size_t from)
 {
   char a[64], b[64];
   size_t i;
 
-  for (i = 0; i < cairn_cert_list_count(l); i++) {
+  for (i = from; i < cairn_cert_list_count(l); i++) {
     const struct cairn_cert *c = cairn_cert_list_at(l, i);
     put(prefix);
-    printf("CA #%zu Valid After:\t%s\n", i + 1,
+    printf("%s #%zu Valid After:\t%s\n", what, i - from + 1,
            go_time(cairn_cert_not_before(c), a));
     put(prefix);
-    printf("CA #%zu Valid Until:\t%s\n", i + 1,
+    printf("%s #%zu Valid Until:\t%s\n", what, i - from + 1,
            go_time(cairn_cert_not_after(c), b));
   }
+}
+
+/* The bundles of t as an object of trust domain -> base64 value; NULL when
+ * out of memory. */
+static json_t *tds_json(const struct td_bundle *t, size_t n)
+{
+  json_t *b = json_object();
+  size_t i;
+
+  for (i = 0; b && i < n; i++)
+    if (js_set(b, t[i].td, js_b64(t[i].data, t[i].len))) {
+      json_decref(b);
+      b = NULL;
+    }
+  return b;
+}
+
+static void print_cas(const char *prefix, const struct cairn_cert_list *l)
+{
+  print_validity(prefix, "CA", l, 0);
 }
 
 /* ======================================================================
@@ -1159,13 +1240,7 @@ static void print_svid(const struct svid_view *v, const struct td_bundle *fed,
   }
   printf("SVID Valid After:\t%s\n", go_time(cairn_cert_not_before(leaf), a));
   printf("SVID Valid Until:\t%s\n", go_time(cairn_cert_not_after(leaf), b));
-  for (i = 1; i < cairn_cert_list_count(v->chain); i++) {
-    const struct cairn_cert *c = cairn_cert_list_at(v->chain, i);
-    printf("Intermediate #%zu Valid After:\t%s\n", i,
-           go_time(cairn_cert_not_before(c), a));
-    printf("Intermediate #%zu Valid Until:\t%s\n", i,
-           go_time(cairn_cert_not_after(c), b));
-  }
+  print_validity("", "Intermediate", v->chain, 1);
   print_cas("", v->bundle);
   for (i = 0; i < n_fed; i++) {
     snprintf(prefix, sizeof prefix, "[%.512s] ", fed[i].td);
@@ -1187,21 +1262,10 @@ static int write_svids(struct ctx *x, const char *dir,
     int rc;
 
     snprintf(name, sizeof name, "svid.%zu.pem", i);
-    join(path, sizeof path, dir, name);
-    if (!x->json) {
-      printf("Writing SVID #%zu to file ", i);
-      put(path);
-      printf(".\n");
-    }
-    if (write_certs(x, path, v[i].chain)) return 1;
+    if (save_certs(x, dir, name, "SVID", i, NULL, v[i].chain)) return 1;
 
     snprintf(name, sizeof name, "svid.%zu.key", i);
-    join(path, sizeof path, dir, name);
-    if (!x->json) {
-      printf("Writing key #%zu to file ", i);
-      put(path);
-      printf(".\n");
-    }
+    announce(x, path, sizeof path, dir, name, "key", i, NULL);
     if (cairn_pem_append("PRIVATE KEY", v[i].pb->x509_svid_key.data,
                          v[i].pb->x509_svid_key.len, &pem, &len) !=
         CAIRN_OK) {
@@ -1213,25 +1277,13 @@ static int write_svids(struct ctx *x, const char *dir,
     if (rc) return 1;
 
     snprintf(name, sizeof name, "bundle.%zu.pem", i);
-    join(path, sizeof path, dir, name);
-    if (!x->json) {
-      printf("Writing bundle #%zu to file ", i);
-      put(path);
-      printf(".\n");
-    }
-    if (write_certs(x, path, v[i].bundle)) return 1;
+    if (save_certs(x, dir, name, "bundle", i, NULL, v[i].bundle)) return 1;
 
     for (j = 0; j < n_fed; j++) {
       snprintf(name, sizeof name, "federated_bundle.%zu.%zu.pem", i, j);
-      join(path, sizeof path, dir, name);
-      if (!x->json) {
-        printf("Writing federated bundle #%zu for trust domain ", j);
-        put(fed[j].td);
-        printf(" to file ");
-        put(path);
-        printf(".\n");
-      }
-      if (write_certs(x, path, fed[j].certs)) return 1;
+      if (save_certs(x, dir, name, "federated bundle", j, fed[j].td,
+                     fed[j].certs))
+        return 1;
     }
   }
   return 0;
@@ -1239,8 +1291,8 @@ static int write_svids(struct ctx *x, const char *dir,
 
 static json_t *x509_json(const X509SVIDResponse *resp)
 {
-  json_t *o = json_object(), *svids = json_array(), *crl = json_array(),
-         *fed = json_object();
+  json_t *o = json_object(), *svids = json_array(),
+         *crl = crl_json(resp->crl, resp->n_crl), *fed = json_object();
   size_t i;
   int bad = !o || !svids || !crl || !fed;
 
@@ -1256,8 +1308,6 @@ static json_t *x509_json(const X509SVIDResponse *resp)
           js_set(js, "hint", js_str(s->hint));
     if (js_append(svids, js)) bad = 1;
   }
-  for (i = 0; !bad && i < resp->n_crl; i++)
-    bad = js_append(crl, js_b64(resp->crl[i].data, resp->crl[i].len));
   for (i = 0; !bad && i < resp->n_federated_bundles; i++) {
     const X509SVIDResponse__FederatedBundlesEntry *e =
         resp->federated_bundles[i];
@@ -1304,15 +1354,7 @@ static int cmd_fetch_x509(int argc, char **argv)
   uint64_t ns;
   int rc;
 
-  memset(&x, 0, sizeof x);
-  x.cmd = "api fetch x509";
-  x.help = g_x509_help;
-  rc = parse_flags(x.cmd, x.help, fl, argc, argv);
-  if (rc == HELP_SHOWN) {
-    flags_free(fl);
-    return 0;
-  }
-  if (rc == 0) rc = setup(&x, fl);
+  rc = begin(&x, "api fetch x509", g_x509_help, fl, argc, argv);
   if (rc) goto out;
   dir = flag(fl, "write")->set ? flag(fl, "write")->str : NULL;
   if (dir && !*dir) {
@@ -1415,15 +1457,7 @@ static int cmd_fetch_x509_bundles(int argc, char **argv)
   const char *dir;
   int rc;
 
-  memset(&x, 0, sizeof x);
-  x.cmd = "api fetch x509-bundles";
-  x.help = g_x509b_help;
-  rc = parse_flags(x.cmd, x.help, fl, argc, argv);
-  if (rc == HELP_SHOWN) {
-    flags_free(fl);
-    return 0;
-  }
-  if (rc == 0) rc = setup(&x, fl);
+  rc = begin(&x, "api fetch x509-bundles", g_x509b_help, fl, argc, argv);
   if (rc) goto out;
   dir = flag(fl, "write")->set ? flag(fl, "write")->str : NULL;
   if (dir && (!*dir || strlen(dir) > EA_CONF_PATH_MAX)) {
@@ -1448,21 +1482,13 @@ static int cmd_fetch_x509_bundles(int argc, char **argv)
   if (tds_check(&x, t, n, 1)) goto out;
   if (!flag(fl, "silent")->on) {
     if (x.json) {
-      json_t *o = json_object(), *b = json_object(), *crl = json_array();
-      int bad = !o || !b || !crl;
-      for (i = 0; !bad && i < n; i++)
-        bad = js_set(b, t[i].td, js_b64(t[i].data, t[i].len));
-      for (i = 0; !bad && i < resp->n_crl; i++)
-        bad = js_append(crl, js_b64(resp->crl[i].data, resp->crl[i].len));
-      if (bad) {
-        json_decref(b);
-        json_decref(crl);
+      json_t *o = json_object();
+      if (js_set(o, "bundles", tds_json(t, n)) |
+          js_set(o, "crl", crl_json(resp->crl, resp->n_crl))) {
         json_decref(o);
         fail(&x, "out of memory");
         goto out;
       }
-      js_set(o, "bundles", b);
-      js_set(o, "crl", crl);
       if (print_json(&x, o)) goto out;
     } else {
       for (i = 0; i < n; i++) {
@@ -1475,19 +1501,12 @@ static int cmd_fetch_x509_bundles(int argc, char **argv)
     }
   }
   if (dir) {
-    char path[EA_CONF_PATH_MAX + 64], name[64];
+    char name[64];
     if (make_dir(&x, dir)) goto out;
     for (i = 0; i < n; i++) {
       snprintf(name, sizeof name, "bundle.%zu.pem", i);
-      join(path, sizeof path, dir, name);
-      if (!x.json) {
-        printf("Writing bundle #%zu for trust domain ", i);
-        put(t[i].td);
-        printf(" to file ");
-        put(path);
-        printf(".\n");
-      }
-      if (write_certs(&x, path, t[i].certs)) goto out;
+      if (save_certs(&x, dir, name, "bundle", i, t[i].td, t[i].certs))
+        goto out;
     }
   }
   rc = 0;
@@ -1530,29 +1549,30 @@ static int fetch_jwt_bundles(struct ctx *x, JWTBundlesResponse **out,
   return 0;
 }
 
+/* Prints "<label>(<id>):\n\t<the n bytes of v>\n", as spire-agent does
+ * for tokens, hints and bundles. */
+static void print_labelled(const char *label, const char *id, const void *v,
+                           size_t n)
+{
+  printf("%s(", label);
+  put(id);
+  printf("):\n\t");
+  putn(v, n);
+  putchar('\n');
+}
+
 static void print_jwt_bundles(const struct td_bundle *t, size_t n)
 {
   size_t i;
-  for (i = 0; i < n; i++) {
-    printf("bundle(");
-    put(t[i].td);
-    printf("):\n\t");
-    putn(t[i].data, t[i].len);
-    putchar('\n');
-  }
+  for (i = 0; i < n; i++)
+    print_labelled("bundle", t[i].td, t[i].data, t[i].len);
 }
 
 static json_t *jwt_bundles_json(const struct td_bundle *t, size_t n)
 {
-  json_t *o = json_object(), *b = json_object();
-  size_t i;
+  json_t *o = json_object();
 
-  for (i = 0; b && i < n; i++)
-    if (js_set(b, t[i].td, js_b64(t[i].data, t[i].len))) {
-      json_decref(b);
-      b = NULL;
-    }
-  if (js_set(o, "bundles", b)) {
+  if (js_set(o, "bundles", tds_json(t, n))) {
     json_decref(o);
     return NULL;
   }
@@ -1567,15 +1587,7 @@ static int cmd_fetch_jwt_bundles(int argc, char **argv)
   struct td_bundle *t = NULL;
   int rc;
 
-  memset(&x, 0, sizeof x);
-  x.cmd = "api fetch jwt-bundles";
-  x.help = g_jwtb_help;
-  rc = parse_flags(x.cmd, x.help, fl, argc, argv);
-  if (rc == HELP_SHOWN) {
-    flags_free(fl);
-    return 0;
-  }
-  if (rc == 0) rc = setup(&x, fl);
+  rc = begin(&x, "api fetch jwt-bundles", g_jwtb_help, fl, argc, argv);
   if (rc) goto out;
   if ((rc = wl_connect(&x))) goto out;
   if ((rc = fetch_jwt_bundles(&x, &resp, &t))) goto out;
@@ -1610,15 +1622,7 @@ static int cmd_fetch_jwt(int argc, char **argv)
   struct flag *fa;
   int rc;
 
-  memset(&x, 0, sizeof x);
-  x.cmd = "api fetch jwt";
-  x.help = g_jwt_help;
-  rc = parse_flags(x.cmd, x.help, fl, argc, argv);
-  if (rc == HELP_SHOWN) {
-    flags_free(fl);
-    return 0;
-  }
-  if (rc == 0) rc = setup(&x, fl);
+  rc = begin(&x, "api fetch jwt", g_jwt_help, fl, argc, argv);
   if (rc) goto out;
 
   /* -audience: repeated and/or comma-separated. */
@@ -1717,18 +1721,10 @@ static int cmd_fetch_jwt(int argc, char **argv)
   } else {
     for (i = 0; i < sresp->n_svids; i++) {
       const JWTSVID *v = sresp->svids[i];
-      printf("token(");
-      put(v->spiffe_id);
-      printf("):\n\t");
-      put(v->svid);
-      putchar('\n');
-      if (v->hint && *v->hint) {
-        printf("hint(");
-        put(v->spiffe_id);
-        printf("):\n\t");
-        put(v->hint);
-        putchar('\n');
-      }
+      print_labelled("token", v->spiffe_id, v->svid,
+                     v->svid ? strlen(v->svid) : 0);
+      if (v->hint && *v->hint)
+        print_labelled("hint", v->spiffe_id, v->hint, strlen(v->hint));
     }
     print_jwt_bundles(t, bresp->n_bundles);
   }
@@ -1800,15 +1796,7 @@ static int cmd_validate_jwt(int argc, char **argv)
   const char *svid;
   int rc;
 
-  memset(&x, 0, sizeof x);
-  x.cmd = "api validate jwt";
-  x.help = g_validate_help;
-  rc = parse_flags(x.cmd, x.help, fl, argc, argv);
-  if (rc == HELP_SHOWN) {
-    flags_free(fl);
-    return 0;
-  }
-  if (rc == 0) rc = setup(&x, fl);
+  rc = begin(&x, "api validate jwt", g_validate_help, fl, argc, argv);
   if (rc) goto out;
   if (!flag(fl, "audience")->set || !*flag(fl, "audience")->str) {
     rc = usage_err(x.cmd, "audience must be specified with -audience");
