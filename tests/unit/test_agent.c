@@ -6,6 +6,7 @@
  * observable GET /v1/bundle, and can evict the node, answer 5.03 or go
  * away. */
 #include "test.h"
+#include "fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +44,7 @@ struct fake {
   struct cairn_key *ca_key, *ca2_key;
   struct cairn_cert *ca, *ca2;      /* root; a second root added later */
   struct cairn_bundle *bundle;
-  char *chain_pem, *key_pem;        /* server SVID */
-  size_t chain_len, key_len;
+  struct fx_creds srv;              /* server SVID */
   int64_t node_ttl;
   char tokens[NTOKENS][64];
   int used[NTOKENS];
@@ -54,25 +54,6 @@ struct fake {
 };
 
 static struct fake F;
-
-static struct cairn_cert *issue(enum cairn_cert_kind kind, const char *id,
-                                time_t now, int64_t ttl,
-                                const struct cairn_key *pub,
-                                const struct cairn_key *ikey,
-                                const struct cairn_cert *icert)
-{
-  struct cairn_cert_template t;
-  struct cairn_cert *c = NULL;
-
-  memset(&t, 0, sizeof t);
-  t.kind = kind;
-  t.spiffe_id = id;
-  t.now = now;
-  t.ttl = ttl;
-  t.path_len = -1;
-  CHECK_OK(cairn_cert_issue(&t, pub, ikey, icert, &c));
-  return c;
-}
 
 /* A node SVID for id with the public key of a CSR, as a chain message. */
 static int issue_node(const struct cairn_msg_bytes *csr, const char *id,
@@ -84,7 +65,7 @@ static int issue_node(const struct cairn_msg_bytes *csr, const char *id,
   size_t len;
 
   if (cairn_csr_parse(csr->data, csr->len, &pub)) return -1;
-  c = issue(CAIRN_CERT_LEAF, id, 0, F.node_ttl, pub, F.ca_key, F.ca);
+  c = fx_issue(CAIRN_CERT_LEAF, id, 0, F.node_ttl, pub, F.ca_key, F.ca);
   cairn_key_free(pub);
   if (!c) return -1;
   der = cairn_cert_der(c, &len);
@@ -213,26 +194,15 @@ static void h_bundle(struct cairn_net_exchange *x,
   cairn_msg_bundle_resp_clear(&resp);
 }
 
+static const struct fx_route g_routes[] = {
+    {CAIRN_NET_POST, "/v1/attest", CAIRN_NET_ROUTE_BOOTSTRAP, h_attest},
+    {CAIRN_NET_POST, "/v1/node/renew", 0, h_renew},
+    {CAIRN_NET_GET, "/v1/bundle", CAIRN_NET_ROUTE_OBSERVABLE, h_bundle},
+    {0, NULL, 0, NULL}};
+
 static void fake_listen(uint16_t port)
 {
-  struct cairn_net_server_opts o;
-
-  cairn_net_server_opts_init(&o);
-  o.bind_addr = "127.0.0.1";
-  o.port = port;
-  o.allow_bootstrap = 1;
-  CHECK_OK(cairn_net_server_new(&g_loop, &o, &F.net));
-  CHECK_OK(cairn_net_server_set_credentials(F.net, F.chain_pem, F.chain_len,
-                                            F.key_pem, F.key_len));
-  CHECK_OK(cairn_net_server_set_bundle(F.net, F.bundle));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_POST, "/v1/attest",
-                                  CAIRN_NET_ROUTE_BOOTSTRAP, h_attest, NULL));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_POST, "/v1/node/renew", 0,
-                                  h_renew, NULL));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_GET, "/v1/bundle",
-                                  CAIRN_NET_ROUTE_OBSERVABLE, h_bundle,
-                                  NULL));
-  CHECK_OK(cairn_net_server_listen(F.net));
+  F.net = fx_server_start(&g_loop, port, &F.srv, F.bundle, 1, 0, g_routes);
   F.port = cairn_net_server_port(F.net);
 }
 
@@ -246,31 +216,21 @@ static void fake_close(void)
 static void fake_setup(void)
 {
   time_t now = cairn_now();
-  struct cairn_key *k = NULL;
-  struct cairn_cert *leaf;
-  struct cairn_cert_list *l = NULL;
 
   memset(&F, 0, sizeof F);
   F.node_ttl = 3600;
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &F.ca_key));
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &F.ca2_key));
   /* Backdated so an SVID that expired an hour ago can be issued. */
-  F.ca = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now - 86400, 30 * 86400,
-               F.ca_key, F.ca_key, NULL);
-  F.ca2 = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400, F.ca2_key,
-                F.ca2_key, NULL);
+  F.ca = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now - 86400, 30 * 86400,
+                  F.ca_key, F.ca_key, NULL);
+  F.ca2 = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400, F.ca2_key,
+                   F.ca2_key, NULL);
   CHECK_OK(cairn_bundle_new(TD, &F.bundle));
   CHECK_OK(cairn_bundle_add_x509(F.bundle, F.ca));
   cairn_bundle_set_sequence(F.bundle, 1);
 
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  leaf = issue(CAIRN_CERT_LEAF, SERVER_ID, now, 86400, k, F.ca_key, F.ca);
-  CHECK_OK(cairn_cert_list_new(&l));
-  CHECK_OK(cairn_cert_list_push(l, leaf));
-  CHECK_OK(cairn_cert_list_to_pem(l, &F.chain_pem, &F.chain_len));
-  CHECK_OK(cairn_key_export_private_pem(k, &F.key_pem, &F.key_len));
-  cairn_cert_list_free(l);
-  cairn_key_free(k);
+  fx_creds_leaf(&F.srv, SERVER_ID, now, 86400, F.ca_key, F.ca, NULL);
   for (int i = 0; i < NTOKENS; i++)
     snprintf(F.tokens[i], sizeof F.tokens[i], "token-%d-%ld", i,
              (long)getpid());
@@ -280,8 +240,7 @@ static void fake_setup(void)
 static void fake_teardown(void)
 {
   fake_close();
-  free(F.chain_pem);
-  cairn_freezero(F.key_pem, F.key_len);
+  fx_creds_free(&F.srv);
   cairn_bundle_free(F.bundle);
   cairn_cert_free(F.ca);
   cairn_cert_free(F.ca2);
@@ -293,37 +252,15 @@ static void fake_teardown(void)
  * Loop and agent helpers
  * ====================================================================== */
 
-static int g_timed_out;
-
-static void on_deadline(uv_timer_t *t)
-{
-  (void)t;
-  g_timed_out = 1;
-}
-
 /* Runs the loop until pred() holds or ms elapse; returns pred(). */
 static int run_until(int (*pred)(void *), void *arg, int ms)
 {
-  uv_timer_t t;
-
-  g_timed_out = 0;
-  uv_timer_init(&g_loop, &t);
-  uv_timer_start(&t, on_deadline, (uint64_t)ms, 0);
-  while (!pred(arg) && !g_timed_out) uv_run(&g_loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&g_loop, UV_RUN_NOWAIT);
-  return pred(arg);
-}
-
-static int never(void *arg)
-{
-  (void)arg;
-  return 0;
+  return fx_loop_until(&g_loop, pred, arg, ms);
 }
 
 static void run_for(int ms)
 {
-  run_until(never, NULL, ms);
+  fx_loop_for(&g_loop, ms);
 }
 
 struct run {
@@ -618,7 +555,7 @@ static void test_wrong_bundle(void)
   unsigned attests = F.attests, refusals = F.attest_refusals;
 
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  rogue = issue(CAIRN_CERT_ROOT, "spiffe://" TD, 0, 86400, k, k, NULL);
+  rogue = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, 0, 86400, k, k, NULL);
   snprintf(line, sizeof line, "trust_bundle_path = \"%s\"",
            write_roots("rogue.pem", rogue));
   CHECK_OK(start_run(&r, make_conf(TD, test_path("rogue"), line, F.tokens[1],
@@ -803,8 +740,8 @@ static void test_expired_persisted(void)
   CHECK_OK(ea_files_init(&f, dir, dir));
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
   snprintf(id, sizeof id, AGENT_PREFIX "%s", F.tokens[0]);
-  c = issue(CAIRN_CERT_LEAF, id, cairn_now() - 7200, 3600, k, F.ca_key,
-            F.ca);
+  c = fx_issue(CAIRN_CERT_LEAF, id, cairn_now() - 7200, 3600, k, F.ca_key,
+               F.ca);
   CHECK_OK(cairn_cert_list_new(&l));
   CHECK_OK(cairn_cert_list_push(l, c));
   CHECK_OK(ea_svid_new(l, k, &s));
@@ -840,10 +777,10 @@ static void test_state_files(void)
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k2));
   CHECK_OK(cairn_cert_list_new(&l1));
   CHECK_OK(cairn_cert_list_new(&l2));
-  CHECK_OK(cairn_cert_list_push(l1, issue(CAIRN_CERT_LEAF, AGENT_PREFIX "s",
-                                          0, 600, k1, F.ca_key, F.ca)));
-  CHECK_OK(cairn_cert_list_push(l2, issue(CAIRN_CERT_LEAF, AGENT_PREFIX "s",
-                                          0, 600, k2, F.ca_key, F.ca)));
+  CHECK_OK(cairn_cert_list_push(l1, fx_issue(CAIRN_CERT_LEAF, AGENT_PREFIX "s",
+                                             0, 600, k1, F.ca_key, F.ca)));
+  CHECK_OK(cairn_cert_list_push(l2, fx_issue(CAIRN_CERT_LEAF, AGENT_PREFIX "s",
+                                             0, 600, k2, F.ca_key, F.ca)));
   /* A chain with someone else's key is refused. */
   CHECK_ERR(ea_svid_new(l1, k2, &s1), CAIRN_ERR_POLICY);
   CHECK_OK(ea_svid_new(l1, k1, &s1));

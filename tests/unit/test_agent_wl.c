@@ -10,6 +10,7 @@
  * fetched through a real wl_api with the blocking gRPC client on another
  * thread, ea_wl_mint_jwt() being the mint provider. */
 #include "test.h"
+#include "fixture.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -71,10 +72,8 @@ struct fake {
   struct cairn_key *ca_key, *rogue_key, *jwt_key;
   struct cairn_cert *ca, *rogue;
   struct cairn_bundle *bundle;      /* ca + jwt_key (not rogue) */
-  char *chain_pem, *key_pem;        /* server SVID */
-  size_t chain_len, key_len;
-  char *node_chain, *node_key;      /* node SVID for the client */
-  size_t node_chain_len, node_key_len;
+  struct fx_creds srv;              /* server SVID */
+  struct fx_creds node;             /* node SVID for the client */
 
   struct fent ent[MAX_ENT];
   uint64_t revision;
@@ -100,42 +99,6 @@ struct fake {
 };
 
 static struct fake F;
-
-static struct cairn_cert *issue(enum cairn_cert_kind kind, const char *id,
-                                time_t now, int64_t ttl,
-                                const struct cairn_key *pub,
-                                const struct cairn_key *ikey,
-                                const struct cairn_cert *icert)
-{
-  struct cairn_cert_template t;
-  struct cairn_cert *c = NULL;
-
-  memset(&t, 0, sizeof t);
-  t.kind = kind;
-  t.spiffe_id = id;
-  t.now = now;
-  t.ttl = ttl;
-  t.path_len = -1;
-  CHECK_OK(cairn_cert_issue(&t, pub, ikey, icert, &c));
-  return c;
-}
-
-/* A leaf for id with key k as chain PEM + key PEM. */
-static void leaf_pem(const char *id, char **chain, size_t *chain_len,
-                     char **key, size_t *key_len)
-{
-  struct cairn_key *k = NULL;
-  struct cairn_cert_list *l = NULL;
-
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  CHECK_OK(cairn_cert_list_new(&l));
-  CHECK_OK(cairn_cert_list_push(
-      l, issue(CAIRN_CERT_LEAF, id, 0, 86400, k, F.ca_key, F.ca)));
-  CHECK_OK(cairn_cert_list_to_pem(l, chain, chain_len));
-  CHECK_OK(cairn_key_export_private_pem(k, key, key_len));
-  cairn_cert_list_free(l);
-  cairn_key_free(k);
-}
 
 static struct fent *fent_find(const char *id)
 {
@@ -328,8 +291,8 @@ static void h_svids(struct cairn_net_exchange *x,
     }
     CHECK_OK(cairn_csr_parse(m.csrs[i].csr.data, m.csrs[i].csr.len, &pub));
     rogue = strcmp(F.rogue_for, e->id) == 0;
-    c = issue(CAIRN_CERT_LEAF, e->spiffe_id, 0, e->ttl, pub,
-              rogue ? F.rogue_key : F.ca_key, rogue ? F.rogue : F.ca);
+    c = fx_issue(CAIRN_CERT_LEAF, e->spiffe_id, 0, e->ttl, pub,
+                 rogue ? F.rogue_key : F.ca_key, rogue ? F.rogue : F.ca);
     cairn_key_free(pub);
     if (!c) {
       it->error = cairn_strdup("cannot issue");
@@ -389,46 +352,34 @@ static void h_jwt(struct cairn_net_exchange *x,
   cairn_msg_jwt_req_clear(&m);
 }
 
+static const struct fx_route g_routes[] = {
+    {CAIRN_NET_GET, "/v1/revision", CAIRN_NET_ROUTE_OBSERVABLE, h_revision},
+    {CAIRN_NET_GET, "/v1/entries", 0, h_entries},
+    {CAIRN_NET_POST, "/v1/svids", 0, h_svids},
+    {CAIRN_NET_POST, "/v1/jwt", 0, h_jwt},
+    {0, NULL, 0, NULL}};
+
 static void fake_setup(void)
 {
   time_t now = cairn_now();
-  struct cairn_net_server_opts o;
 
   memset(&F, 0, sizeof F);
   F.revision = 100;
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &F.ca_key));
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &F.rogue_key));
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &F.jwt_key));
-  F.ca = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400, F.ca_key,
-               F.ca_key, NULL);
-  F.rogue = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400,
-                  F.rogue_key, F.rogue_key, NULL);
+  F.ca = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400, F.ca_key,
+                  F.ca_key, NULL);
+  F.rogue = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 30 * 86400,
+                     F.rogue_key, F.rogue_key, NULL);
   CHECK_OK(cairn_bundle_new(TD, &F.bundle));
   CHECK_OK(cairn_bundle_add_x509(F.bundle, F.ca));
   CHECK_OK(cairn_bundle_add_jwt_key(F.bundle, "kid1", F.jwt_key));
   cairn_bundle_set_sequence(F.bundle, 1);
-  leaf_pem(SERVER_ID, &F.chain_pem, &F.chain_len, &F.key_pem, &F.key_len);
-  leaf_pem(NODE_ID, &F.node_chain, &F.node_chain_len, &F.node_key,
-           &F.node_key_len);
-
-  cairn_net_server_opts_init(&o);
-  o.bind_addr = "127.0.0.1";
-  o.port = 0;
-  o.max_body = CAIRN_MSG_SVIDS_REQ_MAX;
-  CHECK_OK(cairn_net_server_new(&g_loop, &o, &F.net));
-  CHECK_OK(cairn_net_server_set_credentials(F.net, F.chain_pem, F.chain_len,
-                                            F.key_pem, F.key_len));
-  CHECK_OK(cairn_net_server_set_bundle(F.net, F.bundle));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_GET, "/v1/revision",
-                                  CAIRN_NET_ROUTE_OBSERVABLE, h_revision,
-                                  NULL));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_GET, "/v1/entries", 0,
-                                  h_entries, NULL));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_POST, "/v1/svids", 0,
-                                  h_svids, NULL));
-  CHECK_OK(cairn_net_server_route(F.net, CAIRN_NET_POST, "/v1/jwt", 0, h_jwt,
-                                  NULL));
-  CHECK_OK(cairn_net_server_listen(F.net));
+  fx_creds_leaf(&F.srv, SERVER_ID, 0, 86400, F.ca_key, F.ca, NULL);
+  fx_creds_leaf(&F.node, NODE_ID, 0, 86400, F.ca_key, F.ca, NULL);
+  F.net = fx_server_start(&g_loop, 0, &F.srv, F.bundle, 0,
+                          CAIRN_MSG_SVIDS_REQ_MAX, g_routes);
   F.port = cairn_net_server_port(F.net);
 }
 
@@ -436,10 +387,8 @@ static void fake_teardown(void)
 {
   cairn_net_server_free(F.net);
   F.net = NULL;
-  free(F.chain_pem);
-  cairn_freezero(F.key_pem, F.key_len);
-  free(F.node_chain);
-  cairn_freezero(F.node_key, F.node_key_len);
+  fx_creds_free(&F.srv);
+  fx_creds_free(&F.node);
   cairn_bundle_free(F.bundle);
   cairn_cert_free(F.ca);
   cairn_cert_free(F.rogue);
@@ -497,43 +446,26 @@ struct sess {
   struct cairn_net_client *c;
 };
 
-struct resp {
-  int done, err, code;
-};
-
-static void on_resp(int err, const struct cairn_net_response *r, void *arg)
-{
-  struct resp *out = arg;
-  out->err = err;
-  out->code = r ? r->code : 0;
-  out->done = 1;
-}
-
 /* A node client that has completed one request, as the agent hands it
  * over (its first GET /v1/bundle answered). */
 static struct cairn_net_client *node_client(void)
 {
   struct cairn_net_client_opts o;
-  struct cairn_net_client *c = NULL;
-  struct resp r = {0};
+  struct cairn_net_client *c;
+  struct fx_resp r = {0};
 
   cairn_net_client_opts_init(&o);
   o.host = "127.0.0.1";
   o.port = F.port;
   o.server_id = SERVER_ID;
   o.max_response = 16u * 1024 * 1024;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
+  c = fx_client_new(&g_loop, &o, &F.node, F.bundle);
   if (!c) return NULL;
-  CHECK_OK(cairn_net_client_set_credentials(c, F.node_chain,
-                                            F.node_chain_len, F.node_key,
-                                            F.node_key_len));
-  CHECK_OK(cairn_net_client_set_bundle(c, F.bundle));
-  CHECK_OK(cairn_net_client_request(c, CAIRN_NET_GET, "/v1/revision", NULL,
-                                    0, on_resp, &r));
-  WAIT(r.done, 20000);
+  fx_call(&g_loop, c, CAIRN_NET_GET, "/v1/revision", NULL, 0, &r, 20000);
   CHECK_INT_EQ(r.done, 1);
   CHECK_OK(r.err);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
+  fx_resp_clear(&r);
   return c;
 }
 

@@ -1,7 +1,8 @@
 /* test_downstream.c - the upstream side of the downstream protocol, in
- * process (the harness of test_authority.c): a real store (temp file) and
- * CA manager (memory keys), the authority on 127.0.0.1 with an ephemeral
- * port, and net.h clients on the same libuv loop. Covers who is a
+ * process (fx_authority of fixture.h, as in test_authority.c): a real
+ * store (temp file) and CA manager (memory keys), the authority on
+ * 127.0.0.1 with an ephemeral port, and net.h clients on the same libuv
+ * loop. Covers who is a
  * downstream (entries marked downstream, expired ones, ordinary nodes),
  * POST /v1/downstream/ca (chain to the root, NameConstraints when scoped,
  * notAfter capped, the ttl option, bad CSRs, no active CA), POST
@@ -9,6 +10,7 @@
  * refused keys, a JWT-SVID of the downstream validating against the
  * upstream's bundle) and the path scope on POST /v1/svids and /v1/jwt. */
 #include "test.h"
+#include "fixture.h"
 
 #include "cairn/authority.h"
 #include "cairn/bundle.h"
@@ -31,229 +33,16 @@
 
 #define TD "example.org"
 #define TD_ID "spiffe://example.org"
-#define SERVER_ID "spiffe://example.org/spire/server"
 #define OUT_OF_SCOPE "is outside the downstream scope of this node"
 
-static uv_loop_t g_loop;
-static struct cairn_store *g_st;
-static struct cairn_ca *g_ca;
-static struct cairn_authority *g_auth;
-static FILE *g_log;
-
-/* ======================================================================
- * Loop helpers
- * ====================================================================== */
-
-static int g_timed_out;
-
-static void on_deadline(uv_timer_t *t)
-{
-  (void)t;
-  g_timed_out = 1;
-}
-
-static int run_until(const int *flag, int want, int ms)
-{
-  uv_timer_t t;
-
-  g_timed_out = 0;
-  uv_timer_init(&g_loop, &t);
-  uv_timer_start(&t, on_deadline, (uint64_t)ms, 0);
-  while ((!flag || *flag < want) && !g_timed_out)
-    uv_run(&g_loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&g_loop, UV_RUN_NOWAIT);
-  return !flag || *flag >= want;
-}
-
-static void run_for(int ms)
-{
-  int never = 0;
-
-  run_until(&never, 1, ms);
-}
-
-/* ======================================================================
- * Clients
- * ====================================================================== */
-
-struct creds {
-  char id[256];
-  char *chain;
-  size_t chain_len;
-  char *key;
-  size_t key_len;
-};
-
-static void creds_free(struct creds *c)
-{
-  free(c->chain);
-  if (c->key) cairn_freezero(c->key, c->key_len);
-  memset(c, 0, sizeof *c);
-}
-
-static struct cairn_net_client *client_new(const struct creds *cr)
-{
-  struct cairn_net_client_opts o;
-  struct cairn_net_client *c = NULL;
-  struct cairn_bundle *b = NULL;
-
-  cairn_net_client_opts_init(&o);
-  o.host = "127.0.0.1";
-  o.port = cairn_authority_port(g_auth);
-  o.server_id = SERVER_ID;
-  o.timeout_ms = 8000;
-  o.max_response = 16u * 1024 * 1024;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  if (!c) return NULL;
-  CHECK_OK(cairn_net_client_set_credentials(c, cr->chain, cr->chain_len,
-                                            cr->key, cr->key_len));
-  CHECK_OK(cairn_ca_bundle(g_ca, &b));
-  CHECK_OK(cairn_net_client_set_bundle(c, b));
-  cairn_bundle_free(b);
-  return c;
-}
-
-static void client_free(struct cairn_net_client *c)
-{
-  cairn_net_client_free(c);
-  run_for(5);
-}
-
-struct resp {
-  int done, err, code, observing;
-  uint8_t *body;
-  size_t len;
-};
-
-static void resp_clear(struct resp *r)
-{
-  free(r->body);
-  memset(r, 0, sizeof *r);
-}
-
-static void on_resp(int err, const struct cairn_net_response *r, void *arg)
-{
-  struct resp *out = arg;
-
-  free(out->body);
-  out->body = NULL;
-  out->len = 0;
-  out->err = err;
-  out->code = 0;
-  if (r) {
-    out->code = r->code;
-    out->observing = r->observing;
-    if (r->body_len) {
-      out->body = malloc(r->body_len);
-      memcpy(out->body, r->body, r->body_len);
-      out->len = r->body_len;
-    }
-  }
-  out->done++;
-}
+/* The authority in process, its loop and its log (fixture.h). */
+static struct fx_authority A;
 
 static void call(struct cairn_net_client *c, enum cairn_net_method m,
                  const char *path, const uint8_t *body, size_t len,
-                 struct resp *r)
+                 struct fx_resp *r)
 {
-  resp_clear(r);
-  CHECK_OK(cairn_net_client_request(c, m, path, body, len, on_resp, r));
-  CHECK(run_until(&r->done, 1, 30000));
-}
-
-static const char *text(const struct resp *r)
-{
-  static char buf[512];
-  size_t n = r->len < sizeof buf - 1 ? r->len : sizeof buf - 1;
-  memcpy(buf, r->body ? (const char *)r->body : "", n);
-  buf[n] = '\0';
-  return buf;
-}
-
-static char *log_text(void)
-{
-  long n;
-  char *s;
-
-  fflush(g_log);
-  n = ftell(g_log);
-  s = calloc(1, (size_t)n + 1);
-  rewind(g_log);
-  if (n > 0 && fread(s, 1, (size_t)n, g_log) != (size_t)n) s[0] = '\0';
-  fseek(g_log, 0, SEEK_END);
-  return s;
-}
-
-/* A fresh key and its CSR. */
-static struct cairn_key *new_csr(uint8_t **csr, size_t *len)
-{
-  struct cairn_key *k = NULL;
-
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  CHECK_OK(cairn_csr_create(k, csr, len));
-  return k;
-}
-
-/* A certificate list from DER byte strings. */
-static struct cairn_cert_list *der_list(const struct cairn_msg_chain *ch)
-{
-  struct cairn_cert_list *l = NULL;
-
-  CHECK_OK(cairn_cert_list_new(&l));
-  for (size_t i = 0; l && i < ch->n; i++) {
-    struct cairn_cert *c = NULL;
-    CHECK_OK(cairn_cert_parse_der(ch->certs[i].data, ch->certs[i].len, &c));
-    if (c) CHECK_OK(cairn_cert_list_push(l, c));
-  }
-  return l;
-}
-
-/* A node attested with a join token (bootstrap peer, real DTLS). */
-static void node_new(const char *token, struct creds *node)
-{
-  struct creds boot;
-  struct cairn_net_client *c;
-  struct cairn_key *k = NULL, *bk = NULL;
-  struct cairn_msg_attest_req m;
-  struct cairn_msg_attest_resp am;
-  struct resp r = {0};
-  uint8_t *csr = NULL, *body = NULL;
-  size_t csr_len = 0, len = 0;
-
-  memset(node, 0, sizeof *node);
-  memset(&boot, 0, sizeof boot);
-  CHECK_OK(cairn_store_token_create(g_st, token, NULL,
-                                    (int64_t)cairn_now() + 600, NULL));
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &bk));
-  CHECK_OK(cairn_net_bootstrap_cert(bk, 600, &boot.chain, &boot.chain_len));
-  CHECK_OK(cairn_key_export_private_pem(bk, &boot.key, &boot.key_len));
-  cairn_key_free(bk);
-  c = client_new(&boot);
-  k = new_csr(&csr, &csr_len);
-  memset(&m, 0, sizeof m);
-  m.type = "join_token";
-  m.token = (char *)token;
-  m.csr.data = csr;
-  m.csr.len = csr_len;
-  CHECK_OK(cairn_msg_attest_req_encode(&m, &body, &len));
-  call(c, CAIRN_NET_POST, "/v1/attest", body, len, &r);
-  CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
-  if (r.code == CAIRN_NET_CREATED &&
-      !cairn_msg_attest_resp_decode(r.body, r.len, &am)) {
-    struct cairn_cert_list *l = der_list(&am.svid);
-    snprintf(node->id, sizeof node->id, "%s", am.spiffe_id);
-    CHECK_OK(cairn_cert_list_to_pem(l, &node->chain, &node->chain_len));
-    CHECK_OK(cairn_key_export_private_pem(k, &node->key, &node->key_len));
-    cairn_cert_list_free(l);
-    cairn_msg_attest_resp_clear(&am);
-  }
-  free(body);
-  free(csr);
-  cairn_key_free(k);
-  client_free(c);
-  creds_free(&boot);
-  resp_clear(&r);
+  fx_call(&A.loop, c, m, path, body, len, r, 30000);
 }
 
 /* Creates an entry parented to parent; returns its ID (free()). */
@@ -261,31 +50,17 @@ static char *make_entry(const char *spiffe_id, const char *parent,
                         const char *sel_value, int downstream,
                         const char *scope, int64_t expires_at)
 {
-  struct cairn_entry in, *out = NULL;
-  struct cairn_selector sel;
-  char *id;
+  struct cairn_entry in = {.downstream = downstream,
+                           .scope = (char *)scope,
+                           .expires_at = expires_at};
 
-  memset(&in, 0, sizeof in);
-  sel.type = "unix";
-  sel.value = (char *)sel_value;
-  in.spiffe_id = (char *)spiffe_id;
-  in.parent_id = (char *)parent;
-  in.selectors = &sel;
-  in.n_selectors = 1;
-  in.owner = "cloud";
-  in.downstream = downstream;
-  in.scope = (char *)scope;
-  in.expires_at = expires_at;
-  CHECK_OK(cairn_store_entry_create(g_st, &in, &out));
-  id = cairn_strdup(out ? out->entry_id : "?");
-  cairn_entry_free(out);
-  return id;
+  return fx_authority_entry(&A, in, spiffe_id, parent, sel_value);
 }
 
 /* ---- request bodies ------------------------------------------------- */
 
 static void ds_ca_call(struct cairn_net_client *c, const uint8_t *csr,
-                       size_t csr_len, struct resp *r)
+                       size_t csr_len, struct fx_resp *r)
 {
   struct cairn_msg_ds_ca_req m;
   uint8_t *body = NULL;
@@ -301,7 +76,7 @@ static void ds_ca_call(struct cairn_net_client *c, const uint8_t *csr,
 
 static void jwt_key_call(struct cairn_net_client *c, const char *kid,
                          const uint8_t *der, size_t der_len,
-                         uint64_t expires_at, struct resp *r)
+                         uint64_t expires_at, struct fx_resp *r)
 {
   struct cairn_msg_ds_jwtkey_req m;
   uint8_t *body = NULL;
@@ -319,7 +94,7 @@ static void jwt_key_call(struct cairn_net_client *c, const char *kid,
 
 static void svids_call(struct cairn_net_client *c, char *const *entry_ids,
                        size_t n, struct cairn_msg_svids_resp *out,
-                       struct resp *r)
+                       struct fx_resp *r)
 {
   struct cairn_msg_svids_req m;
   struct cairn_msg_csr_item items[8];
@@ -328,7 +103,7 @@ static void svids_call(struct cairn_net_client *c, char *const *entry_ids,
   size_t csr_len = 0, len = 0;
 
   memset(out, 0, sizeof *out);
-  k = new_csr(&csr, &csr_len);
+  k = fx_csr_new(&csr, &csr_len);
   memset(items, 0, sizeof items);
   for (size_t i = 0; i < n && i < 8; i++) {
     items[i].entry_id = entry_ids[i];
@@ -348,7 +123,7 @@ static void svids_call(struct cairn_net_client *c, char *const *entry_ids,
 }
 
 static void jwt_call(struct cairn_net_client *c, const char *entry_id,
-                     struct resp *r)
+                     struct fx_resp *r)
 {
   struct cairn_msg_jwt_req m;
   char *aud[] = {"spiffe://" TD "/db"};
@@ -369,7 +144,7 @@ static void jwt_call(struct cairn_net_client *c, const char *entry_id,
  * at position 0) to the returned roots and to the CA manager's bundle
  * with the trust domain ID, notAfter capped at the upstream CA's, roots
  * and bundle equal to the CA manager's. Returns the CA list (free). */
-static struct cairn_cert_list *check_ds_ca(const struct resp *r,
+static struct cairn_cert_list *check_ds_ca(const struct fx_resp *r,
                                            const struct cairn_key *key)
 {
   struct cairn_msg_ds_ca_resp m;
@@ -382,8 +157,8 @@ static struct cairn_cert_list *check_ds_ca(const struct resp *r,
   CHECK_INT_EQ(r->code, CAIRN_NET_CREATED);
   if (r->code != CAIRN_NET_CREATED) return NULL;
   CHECK_OK(cairn_msg_ds_ca_resp_decode(r->body, r->len, &m));
-  chain = der_list(&m.chain);
-  roots = der_list(&m.roots);
+  chain = fx_chain_list(&m.chain);
+  roots = fx_chain_list(&m.roots);
   CHECK(cairn_cert_list_count(chain) >= 1);
   ca = cairn_cert_list_at(chain, 0);
   CHECK(ca != NULL);
@@ -395,14 +170,14 @@ static struct cairn_cert_list *check_ds_ca(const struct resp *r,
   CHECK_OK(cairn_cert_verify(chain, roots, TD, 0, CAIRN_VERIFY_CA_LEAF,
                              &id));
   CHECK_STR_EQ(id.str, TD_ID);
-  CHECK_OK(cairn_ca_bundle(g_ca, &want));
+  CHECK_OK(cairn_ca_bundle(A.ca, &want));
   CHECK_OK(cairn_cert_verify(chain, cairn_bundle_x509(want), TD, 0,
                              CAIRN_VERIFY_CA_LEAF, NULL));
   CHECK_INT_EQ(cairn_cert_list_count(roots),
                cairn_cert_list_count(cairn_bundle_x509(want)));
   CHECK_OK(cairn_bundle_parse_json(TD, m.bundle, strlen(m.bundle), 0, &got));
   CHECK(got && want && cairn_bundle_content_equal(got, want));
-  cairn_ca_get_status(g_ca, &st);
+  cairn_ca_get_status(A.ca, &st);
   CHECK(cairn_cert_not_after(ca) <= (time_t)st.x509_current.not_after);
   CHECK(cairn_cert_not_after(ca) > cairn_now());
 out:
@@ -437,7 +212,7 @@ static void check_issues(const struct cairn_cert_list *chain,
   CHECK_OK(cairn_cert_list_push(l, leaf));
   for (size_t i = 0; i < cairn_cert_list_count(chain); i++)
     CHECK_OK(cairn_cert_list_push_copy(l, cairn_cert_list_at(chain, i)));
-  CHECK_OK(cairn_ca_bundle(g_ca, &b));
+  CHECK_OK(cairn_ca_bundle(A.ca, &b));
   CHECK_OK(cairn_cert_verify(l, cairn_bundle_x509(b), TD, 0, 0, &id));
   CHECK_STR_EQ(id.str, leaf_id);
   cairn_bundle_free(b);
@@ -452,61 +227,61 @@ static void check_issues(const struct cairn_cert_list *chain,
 /* Ordinary nodes, and nodes whose only downstream entry expired. */
 static void test_not_downstream(void)
 {
-  struct creds node, old;
+  struct fx_creds node, old;
   struct cairn_net_client *c;
   struct cairn_key *k, *jk = NULL;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   uint8_t *csr = NULL, *spki = NULL;
   size_t csr_len = 0, spki_len = 0;
   char want[512], *e1, *e2, *log;
   struct cairn_authority_stats s0, s1;
 
-  node_new("tok-plain", &node);
+  fx_authority_node(&A, "tok-plain", &node);
   /* A workload entry is not a downstream entry. */
   e1 = make_entry(TD_ID "/plain/web", node.id, "uid:1", 0, NULL, 0);
-  k = new_csr(&csr, &csr_len);
+  k = fx_csr_new(&csr, &csr_len);
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &jk));
   CHECK_OK(cairn_key_export_public_der(jk, &spki, &spki_len));
-  cairn_authority_get_stats(g_auth, &s0);
+  cairn_authority_get_stats(A.auth, &s0);
 
-  c = client_new(&node);
+  c = fx_authority_client(&A, &node);
   ds_ca_call(c, csr, csr_len, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
   snprintf(want, sizeof want, "node %s has no downstream entry", node.id);
-  CHECK_STR_EQ(text(&r), want);
+  CHECK_STR_EQ(fx_resp_text(&r), want);
   jwt_key_call(c, "plain-kid", spki, spki_len,
                (uint64_t)cairn_now() + 3600, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
-  CHECK_STR_EQ(text(&r), want);
+  CHECK_STR_EQ(fx_resp_text(&r), want);
   /* Nothing was published. */
   {
     struct cairn_bundle *b = NULL;
-    CHECK_OK(cairn_ca_bundle(g_ca, &b));
+    CHECK_OK(cairn_ca_bundle(A.ca, &b));
     CHECK(cairn_bundle_jwt_find(b, "plain-kid") == NULL);
     cairn_bundle_free(b);
   }
-  client_free(c);
-  cairn_authority_get_stats(g_auth, &s1);
+  fx_client_free(&A.loop, c);
+  cairn_authority_get_stats(A.auth, &s1);
   CHECK_INT_EQ(s1.refused, s0.refused + 2);
   CHECK_INT_EQ(s1.downstream_cas, s0.downstream_cas);
   /* Refusals are logged with the node and the reason. */
-  log = log_text();
+  log = fx_authority_log(&A);
   CHECK(strstr(log, "POST /v1/downstream/ca from ") != NULL);
   CHECK(strstr(log, "POST /v1/downstream/jwt-key from ") != NULL);
   CHECK(strstr(log, want) != NULL);
   free(log);
 
   /* A downstream entry that expired grants nothing. */
-  node_new("tok-expired-ds", &old);
+  fx_authority_node(&A, "tok-expired-ds", &old);
   e2 = make_entry(TD_ID "/old/edge", old.id, "uid:2", 1, NULL,
                   (int64_t)cairn_now() - 5);
-  c = client_new(&old);
+  c = fx_authority_client(&A, &old);
   ds_ca_call(c, csr, csr_len, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
   snprintf(want, sizeof want, "node %s has no unexpired downstream entry",
            old.id);
-  CHECK_STR_EQ(text(&r), want);
-  client_free(c);
+  CHECK_STR_EQ(fx_resp_text(&r), want);
+  fx_client_free(&A.loop, c);
 
   free(e1);
   free(e2);
@@ -514,28 +289,28 @@ static void test_not_downstream(void)
   free(spki);
   cairn_key_free(k);
   cairn_key_free(jk);
-  creds_free(&node);
-  creds_free(&old);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_creds_free(&old);
+  fx_resp_clear(&r);
 }
 
 static void test_ds_ca_unscoped(void)
 {
-  struct creds node;
+  struct fx_creds node;
   struct cairn_net_client *c;
   struct cairn_key *k;
   struct cairn_cert_list *chain;
   struct cairn_authority_stats s0, s1;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   uint8_t *csr = NULL;
   size_t csr_len = 0;
   char *e;
 
-  node_new("tok-ds-free", &node);
+  fx_authority_node(&A, "tok-ds-free", &node);
   e = make_entry(TD_ID "/edge/free", node.id, "uid:10", 1, NULL, 0);
-  k = new_csr(&csr, &csr_len);
-  cairn_authority_get_stats(g_auth, &s0);
-  c = client_new(&node);
+  k = fx_csr_new(&csr, &csr_len);
+  cairn_authority_get_stats(A.auth, &s0);
+  c = fx_authority_client(&A, &node);
   ds_ca_call(c, csr, csr_len, &r);
   chain = check_ds_ca(&r, k);
   if (chain) {
@@ -545,38 +320,38 @@ static void test_ds_ca_unscoped(void)
     CHECK(cairn_cert_permitted_td(ca) == NULL);
     /* The default lifetime is the active CA's (24h), so it is capped at
      * the active CA's notAfter. */
-    cairn_ca_get_status(g_ca, &st);
+    cairn_ca_get_status(A.ca, &st);
     CHECK_INT_EQ(cairn_cert_not_after(ca), st.x509_current.not_after);
     /* A self-signed upstream: the chain is just the new CA. */
     CHECK_INT_EQ(cairn_cert_list_count(chain), 1);
     check_issues(chain, k, TD_ID "/anywhere/web");
   }
   cairn_cert_list_free(chain);
-  cairn_authority_get_stats(g_auth, &s1);
+  cairn_authority_get_stats(A.auth, &s1);
   CHECK_INT_EQ(s1.downstream_cas, s0.downstream_cas + 1);
-  client_free(c);
+  fx_client_free(&A.loop, c);
   free(e);
   free(csr);
   cairn_key_free(k);
-  creds_free(&node);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_resp_clear(&r);
 }
 
 static void test_ds_ca_scoped(void)
 {
-  struct creds node;
+  struct fx_creds node;
   struct cairn_net_client *c;
   struct cairn_key *k;
   struct cairn_cert_list *chain;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   uint8_t *csr = NULL;
   size_t csr_len = 0;
   char *e;
 
-  node_new("tok-ds-scoped", &node);
+  fx_authority_node(&A, "tok-ds-scoped", &node);
   e = make_entry(TD_ID "/site/a/edge", node.id, "uid:11", 1, "/site/a", 0);
-  k = new_csr(&csr, &csr_len);
-  c = client_new(&node);
+  k = fx_csr_new(&csr, &csr_len);
+  c = fx_authority_client(&A, &node);
   ds_ca_call(c, csr, csr_len, &r);
   chain = check_ds_ca(&r, k);
   if (chain) {
@@ -586,39 +361,39 @@ static void test_ds_ca_scoped(void)
     check_issues(chain, k, TD_ID "/site/a/web");
   }
   cairn_cert_list_free(chain);
-  client_free(c);
+  fx_client_free(&A.loop, c);
   free(e);
   free(csr);
   cairn_key_free(k);
-  creds_free(&node);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_resp_clear(&r);
 }
 
 static void test_ds_ca_refusals(void)
 {
-  struct creds node;
+  struct fx_creds node;
   struct cairn_net_client *c;
   struct cairn_key *k, *pk = NULL;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   uint8_t *csr = NULL;
   size_t csr_len = 0;
   char want[512], *e;
   static const uint8_t garbage[] = {0xff, 0x13, 0x37, 0x00, 0x42};
   struct cairn_msg_ds_ca_req m;
 
-  node_new("tok-ds-refuse", &node);
+  fx_authority_node(&A, "tok-ds-refuse", &node);
   e = make_entry(TD_ID "/edge/refuse", node.id, "uid:12", 1, NULL, 0);
-  c = client_new(&node);
+  c = fx_authority_client(&A, &node);
   /* A CSR that is not one. */
   ds_ca_call(c, (const uint8_t *)"notacsr", 7, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strncmp(text(&r), "csr: ", 5) == 0);
+  CHECK(strncmp(fx_resp_text(&r), "csr: ", 5) == 0);
   /* A CSR whose signature does not verify (one byte of it flipped). */
-  k = new_csr(&csr, &csr_len);
+  k = fx_csr_new(&csr, &csr_len);
   csr[csr_len - 3] ^= 0x01;
   ds_ca_call(c, csr, csr_len, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strncmp(text(&r), "csr: ", 5) == 0);
+  CHECK(strncmp(fx_resp_text(&r), "csr: ", 5) == 0);
   csr[csr_len - 3] ^= 0x01;
   /* Bodies that are not the message: the decoder's detail. */
   CHECK_ERR(cairn_msg_ds_ca_req_decode(garbage, sizeof garbage, &m),
@@ -626,7 +401,7 @@ static void test_ds_ca_refusals(void)
   snprintf(want, sizeof want, "%s", cairn_errdetail());
   call(c, CAIRN_NET_POST, "/v1/downstream/ca", garbage, sizeof garbage, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK_STR_EQ(text(&r), want);
+  CHECK_STR_EQ(fx_resp_text(&r), want);
   call(c, CAIRN_NET_POST, "/v1/downstream/ca", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
   call(c, CAIRN_NET_GET, "/v1/downstream/ca", NULL, 0, &r);
@@ -636,12 +411,12 @@ static void test_ds_ca_refusals(void)
    * session): 5.03. */
   {
     struct cairn_ca_state st;
-    cairn_ca_get_status(g_ca, &st);
+    cairn_ca_get_status(A.ca, &st);
     cairn_time_set_fake((time_t)st.x509_current.not_after + 1);
     ds_ca_call(c, csr, csr_len, &r);
     cairn_time_set_fake(0);
     CHECK_INT_EQ(r.code, CAIRN_NET_UNAVAILABLE);
-    CHECK_STR_EQ(text(&r), "no active X.509 CA");
+    CHECK_STR_EQ(fx_resp_text(&r), "no active X.509 CA");
   }
   /* Still serving: the good CSR now works. */
   ds_ca_call(c, csr, csr_len, &r);
@@ -659,24 +434,24 @@ static void test_ds_ca_refusals(void)
     struct cairn_cert_list *chain = check_ds_ca(&r, pk);
     cairn_cert_list_free(chain);
   }
-  client_free(c);
+  fx_client_free(&A.loop, c);
   free(e);
   free(csr);
   cairn_key_free(k);
   cairn_key_free(pk);
-  creds_free(&node);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_resp_clear(&r);
 }
 
 /* opts.downstream_ca_ttl: a second authority on the same store and CA. */
 static void test_ds_ca_ttl(void)
 {
   struct cairn_authority_opts o;
-  struct cairn_authority *a = NULL, *keep = g_auth;
-  struct creds node;
+  struct cairn_authority *a = NULL, *keep = A.auth;
+  struct fx_creds node;
   struct cairn_net_client *c;
   struct cairn_key *k;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   uint8_t *csr = NULL;
   size_t csr_len = 0;
   char *e;
@@ -684,18 +459,18 @@ static void test_ds_ca_ttl(void)
   cairn_authority_opts_init(&o);
   o.bind_addr = "127.0.0.1";
   o.downstream_ca_ttl = -1;
-  CHECK_ERR(cairn_authority_new(&g_loop, g_st, g_ca, &o, &a),
+  CHECK_ERR(cairn_authority_new(&A.loop, A.st, A.ca, &o, &a),
             CAIRN_ERR_INVAL);
   CHECK(strstr(cairn_errdetail(), "downstream_ca_ttl") != NULL);
-  run_for(5);
+  fx_loop_for(&A.loop, 5);
   o.downstream_ca_ttl = 600;
-  CHECK_OK(cairn_authority_new(&g_loop, g_st, g_ca, &o, &a));
+  CHECK_OK(cairn_authority_new(&A.loop, A.st, A.ca, &o, &a));
   if (!a) return;
-  g_auth = a;
-  node_new("tok-ds-ttl", &node);
+  A.auth = a;
+  fx_authority_node(&A, "tok-ds-ttl", &node);
   e = make_entry(TD_ID "/edge/ttl", node.id, "uid:13", 1, NULL, 0);
-  k = new_csr(&csr, &csr_len);
-  c = client_new(&node);
+  k = fx_csr_new(&csr, &csr_len);
+  c = fx_authority_client(&A, &node);
   ds_ca_call(c, csr, csr_len, &r);
   {
     struct cairn_cert_list *chain = check_ds_ca(&r, k);
@@ -705,15 +480,15 @@ static void test_ds_ca_ttl(void)
     }
     cairn_cert_list_free(chain);
   }
-  client_free(c);
-  g_auth = keep;
+  fx_client_free(&A.loop, c);
+  A.auth = keep;
   cairn_authority_free(a);
-  run_for(5);
+  fx_loop_for(&A.loop, 5);
   free(e);
   free(csr);
   cairn_key_free(k);
-  creds_free(&node);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_resp_clear(&r);
 }
 
 /* An Ed25519 SubjectPublicKeyInfo (RFC 8410 test key). */
@@ -725,7 +500,7 @@ static const uint8_t g_ed25519_spki[] = {
 
 static void test_jwt_key(void)
 {
-  struct creds node, watcher;
+  struct fx_creds node, watcher;
   struct cairn_net_client *c, *w;
   struct cairn_net_observation *o1 = NULL, *o2 = NULL;
   struct cairn_key *jk = NULL, *jk2 = NULL, *jk384 = NULL;
@@ -734,14 +509,14 @@ static void test_jwt_key(void)
   struct cairn_msg_revision_resp rv;
   struct cairn_bundle *b = NULL;
   struct cairn_authority_stats s0, s1;
-  struct resp r = {0}, ob = {0}, orv = {0};
+  struct fx_resp r = {0}, ob = {0}, orv = {0};
   uint8_t *spki = NULL, *spki2 = NULL, *spki384 = NULL, *priv = NULL;
   size_t spki_len = 0, spki2_len = 0, spki384_len = 0, priv_len = 0;
   uint64_t seq0, exp = (uint64_t)cairn_now() + 3600;
   char *e;
 
-  node_new("tok-ds-jwt", &node);
-  node_new("tok-ds-watch", &watcher);
+  fx_authority_node(&A, "tok-ds-jwt", &node);
+  fx_authority_node(&A, "tok-ds-watch", &watcher);
   e = make_entry(TD_ID "/edge/jwt", node.id, "uid:14", 1, "/site/j", 0);
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &jk));
   CHECK_OK(cairn_key_export_public_der(jk, &spki, &spki_len));
@@ -752,19 +527,19 @@ static void test_jwt_key(void)
   CHECK_OK(cairn_key_export_private_der(jk2, &priv, &priv_len));
 
   /* An ordinary node observes the bundle and the revisions. */
-  CHECK_OK(cairn_authority_bundle_changed(g_auth));
-  CHECK_OK(cairn_authority_entries_changed(g_auth));
-  w = client_new(&watcher);
-  CHECK_OK(cairn_net_client_observe(w, "/v1/bundle", on_resp, &ob, &o1));
-  CHECK_OK(cairn_net_client_observe(w, "/v1/revision", on_resp, &orv, &o2));
-  CHECK(run_until(&ob.done, 1, 10000));
-  CHECK(run_until(&orv.done, 1, 10000));
+  CHECK_OK(cairn_authority_bundle_changed(A.auth));
+  CHECK_OK(cairn_authority_entries_changed(A.auth));
+  w = fx_authority_client(&A, &watcher);
+  CHECK_OK(cairn_net_client_observe(w, "/v1/bundle", fx_on_resp, &ob, &o1));
+  CHECK_OK(cairn_net_client_observe(w, "/v1/revision", fx_on_resp, &orv, &o2));
+  CHECK(fx_loop_until_count(&A.loop, &ob.done, 1, 10000));
+  CHECK(fx_loop_until_count(&A.loop, &orv.done, 1, 10000));
   CHECK_OK(cairn_msg_bundle_resp_decode(ob.body, ob.len, &bm));
   seq0 = bm.sequence;
   cairn_msg_bundle_resp_clear(&bm);
 
-  cairn_authority_get_stats(g_auth, &s0);
-  c = client_new(&node);
+  cairn_authority_get_stats(A.auth, &s0);
+  c = fx_authority_client(&A, &node);
   jwt_key_call(c, "edge-kid-1", spki, spki_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
   CHECK_OK(cairn_msg_ds_jwtkey_resp_decode(r.body, r.len, &m));
@@ -778,14 +553,14 @@ static void test_jwt_key(void)
   cairn_bundle_free(b);
   b = NULL;
   cairn_msg_ds_jwtkey_resp_clear(&m);
-  cairn_authority_get_stats(g_auth, &s1);
+  cairn_authority_get_stats(A.auth, &s1);
   CHECK_INT_EQ(s1.jwt_keys, s0.jwt_keys + 1);
   CHECK_INT_EQ(s1.bundle_sequence, seq0 + 1);
 
   /* Both observers hear about it (no poll involved: the handler
    * notifies). */
-  CHECK(run_until(&ob.done, 2, 10000));
-  CHECK(run_until(&orv.done, 2, 10000));
+  CHECK(fx_loop_until_count(&A.loop, &ob.done, 2, 10000));
+  CHECK(fx_loop_until_count(&A.loop, &orv.done, 2, 10000));
   CHECK_OK(cairn_msg_bundle_resp_decode(ob.body, ob.len, &bm));
   CHECK_INT_EQ(bm.sequence, seq0 + 1);
   CHECK(strstr(bm.bundle, "edge-kid-1") != NULL);
@@ -809,7 +584,7 @@ static void test_jwt_key(void)
     time_t now = cairn_now();
     CHECK_OK(cairn_jwt_sign(jk, "edge-kid-1", TD_ID "/site/j/web", aud, 1,
                             now, now + 60, &tok));
-    CHECK_OK(cairn_ca_bundle(g_ca, &b));
+    CHECK_OK(cairn_ca_bundle(A.ca, &b));
     CHECK_OK(cairn_jwt_validate(tok, (const struct cairn_bundle *const *)&b,
                                 1, "svc", 0, &cl));
     if (cl) CHECK_STR_EQ(cl->sub.str, TD_ID "/site/j/web");
@@ -822,15 +597,15 @@ static void test_jwt_key(void)
   /* The same key again: 2.01, nothing changes. */
   jwt_key_call(c, "edge-kid-1", spki, spki_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
-  CHECK_INT_EQ(cairn_ca_bundle_sequence(g_ca), seq0 + 1);
+  CHECK_INT_EQ(cairn_ca_bundle_sequence(A.ca), seq0 + 1);
   /* The same kid with another key: 4.09. */
   jwt_key_call(c, "edge-kid-1", spki2, spki2_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONFLICT);
-  CHECK(strstr(text(&r), "edge-kid-1") != NULL);
+  CHECK(strstr(fx_resp_text(&r), "edge-kid-1") != NULL);
   /* The kid of the upstream's own JWT key: 4.09 as well. */
   {
     struct cairn_ca_state st;
-    cairn_ca_get_status(g_ca, &st);
+    cairn_ca_get_status(A.ca, &st);
     jwt_key_call(c, st.jwt_current.id, spki2, spki2_len, exp, &r);
     CHECK_INT_EQ(r.code, CAIRN_NET_CONFLICT);
   }
@@ -838,36 +613,36 @@ static void test_jwt_key(void)
   jwt_key_call(c, "edge-kid-old", spki2, spki2_len,
                (uint64_t)cairn_now() - 10, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strstr(text(&r), "expires_at") != NULL);
+  CHECK(strstr(fx_resp_text(&r), "expires_at") != NULL);
   jwt_key_call(c, "edge-kid-old", spki2, spki2_len, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
   /* Keys that are not EC P-256/P-384 public keys. */
   jwt_key_call(c, "edge-kid-ed", g_ed25519_spki, sizeof g_ed25519_spki, exp,
                &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strncmp(text(&r), "public_key: ", 12) == 0);
+  CHECK(strncmp(fx_resp_text(&r), "public_key: ", 12) == 0);
   jwt_key_call(c, "edge-kid-junk", (const uint8_t *)"junk", 4, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strncmp(text(&r), "public_key: ", 12) == 0);
+  CHECK(strncmp(fx_resp_text(&r), "public_key: ", 12) == 0);
   jwt_key_call(c, "edge-kid-priv", priv, priv_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
-  CHECK(strstr(text(&r), "not a private key") != NULL);
+  CHECK(strstr(fx_resp_text(&r), "not a private key") != NULL);
   /* A kid the bundle cannot carry (not printable ASCII). */
   jwt_key_call(c, "edge kid", spki2, spki2_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_BAD_REQUEST);
   /* None of those reached the bundle. */
-  CHECK_INT_EQ(cairn_ca_bundle_sequence(g_ca), seq0 + 1);
+  CHECK_INT_EQ(cairn_ca_bundle_sequence(A.ca), seq0 + 1);
   /* P-384 is accepted. */
   jwt_key_call(c, "edge-kid-384", spki384, spki384_len, exp, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
-  CHECK_INT_EQ(cairn_ca_bundle_sequence(g_ca), seq0 + 2);
-  CHECK(run_until(&ob.done, 3, 10000));
+  CHECK_INT_EQ(cairn_ca_bundle_sequence(A.ca), seq0 + 2);
+  CHECK(fx_loop_until_count(&A.loop, &ob.done, 3, 10000));
   CHECK_OK(cairn_msg_bundle_resp_decode(ob.body, ob.len, &bm));
   CHECK_INT_EQ(bm.sequence, seq0 + 2);
   cairn_msg_bundle_resp_clear(&bm);
 
-  client_free(c);
-  client_free(w);
+  fx_client_free(&A.loop, c);
+  fx_client_free(&A.loop, w);
   free(e);
   free(spki);
   free(spki2);
@@ -876,32 +651,32 @@ static void test_jwt_key(void)
   cairn_key_free(jk);
   cairn_key_free(jk2);
   cairn_key_free(jk384);
-  creds_free(&node);
-  creds_free(&watcher);
-  resp_clear(&r);
-  resp_clear(&ob);
-  resp_clear(&orv);
+  fx_creds_free(&node);
+  fx_creds_free(&watcher);
+  fx_resp_clear(&r);
+  fx_resp_clear(&ob);
+  fx_resp_clear(&orv);
 }
 
 /* The path scope on what the upstream mints for a downstream node. */
 static void test_scope(void)
 {
-  struct creds node, star, multi, plain;
+  struct fx_creds node, star, multi, plain;
   struct cairn_net_client *c;
   struct cairn_msg_svids_resp m;
-  struct resp r = {0};
+  struct fx_resp r = {0};
   char *ids[6], *ds, *ds2, *ds3, *ds4, *p1, *s_self, *s_in, *m_a, *m_c, *m_x;
   char want[512], *log;
 
   /* "/site/a": the path itself and everything under it. */
-  node_new("tok-scope", &node);
+  fx_authority_node(&A, "tok-scope", &node);
   ds = make_entry(TD_ID "/site/a/edge", node.id, "uid:40", 1, "/site/a", 0);
   ids[0] = make_entry(TD_ID "/site/a", node.id, "uid:41", 0, NULL, 0);
   ids[1] = make_entry(TD_ID "/site/a/web", node.id, "uid:42", 0, NULL, 0);
   ids[2] = make_entry(TD_ID "/site/b/web", node.id, "uid:43", 0, NULL, 0);
   ids[3] = make_entry(TD_ID "/site/ab", node.id, "uid:44", 0, NULL, 0);
   ids[4] = make_entry(TD_ID "/site", node.id, "uid:45", 0, NULL, 0);
-  c = client_new(&node);
+  c = fx_authority_client(&A, &node);
   svids_call(c, ids, 5, &m, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
   CHECK_INT_EQ(m.n_svids, 5);
@@ -920,20 +695,20 @@ static void test_scope(void)
   jwt_call(c, ids[2], &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
   snprintf(want, sizeof want, "entry %s " OUT_OF_SCOPE, ids[2]);
-  CHECK_STR_EQ(text(&r), want);
-  client_free(c);
-  log = log_text();
+  CHECK_STR_EQ(fx_resp_text(&r), want);
+  fx_client_free(&A.loop, c);
+  log = fx_authority_log(&A);
   CHECK(strstr(log, "refused outside the node's downstream scope") != NULL);
   CHECK(strstr(log, want) != NULL);
   free(log);
 
   /* "/site/s/ *" (no space): strictly below; the path itself is out. */
-  node_new("tok-scope-star", &star);
+  fx_authority_node(&A, "tok-scope-star", &star);
   ds2 = make_entry(TD_ID "/site/s/edge", star.id, "uid:50", 1, "/site/s/*",
                    0);
   s_self = make_entry(TD_ID "/site/s", star.id, "uid:51", 0, NULL, 0);
   s_in = make_entry(TD_ID "/site/s/x/y", star.id, "uid:52", 0, NULL, 0);
-  c = client_new(&star);
+  c = fx_authority_client(&A, &star);
   ids[5] = s_self;
   svids_call(c, &ids[5], 1, &m, &r);
   CHECK_INT_EQ(m.n_svids, 1);
@@ -944,11 +719,11 @@ static void test_scope(void)
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
   jwt_call(c, s_in, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
-  client_free(c);
+  fx_client_free(&A.loop, c);
 
   /* Two scoped downstream entries: either scope will do. One whose
    * stored scope is malformed matches nothing. */
-  node_new("tok-scope-multi", &multi);
+  fx_authority_node(&A, "tok-scope-multi", &multi);
   ds3 = make_entry(TD_ID "/site/m/edge", multi.id, "uid:60", 1, "/site/m",
                    0);
   ds4 = make_entry(TD_ID "/site/n/edge", multi.id, "uid:61", 1, "/site/n/",
@@ -956,48 +731,48 @@ static void test_scope(void)
   m_a = make_entry(TD_ID "/site/m/web", multi.id, "uid:62", 0, NULL, 0);
   m_c = make_entry(TD_ID "/site/n/web", multi.id, "uid:63", 0, NULL, 0);
   m_x = make_entry(TD_ID "/site/m2", multi.id, "uid:64", 0, NULL, 0);
-  c = client_new(&multi);
+  c = fx_authority_client(&A, &multi);
   jwt_call(c, m_a, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
   jwt_call(c, m_c, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
   jwt_call(c, m_x, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
-  client_free(c);
-  log = log_text();
+  fx_client_free(&A.loop, c);
+  log = fx_authority_log(&A);
   CHECK(strstr(log, "scope \"/site/n/\" is malformed") != NULL);
   free(log);
 
   /* An ordinary node is not limited by anyone's scope. */
-  node_new("tok-scope-plain", &plain);
+  fx_authority_node(&A, "tok-scope-plain", &plain);
   p1 = make_entry(TD_ID "/site/b/web", plain.id, "uid:70", 0, NULL, 0);
-  c = client_new(&plain);
+  c = fx_authority_client(&A, &plain);
   jwt_call(c, p1, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
   svids_call(c, &p1, 1, &m, &r);
   CHECK_INT_EQ(m.n_svids, 1);
   if (m.n_svids == 1) CHECK(m.svids[0].error == NULL);
   cairn_msg_svids_resp_clear(&m);
-  client_free(c);
+  fx_client_free(&A.loop, c);
 
   /* The scope outlives its entry's expiry: an expired scoped downstream
    * entry still limits the node (and no longer makes it a downstream). */
   {
     struct cairn_entry *e = NULL;
-    CHECK_OK(cairn_store_entry_get(g_st, ds, &e));
+    CHECK_OK(cairn_store_entry_get(A.st, ds, &e));
     if (e) {
       e->expires_at = (int64_t)cairn_now() - 1;
       e->revision = 0;
-      CHECK_OK(cairn_store_entry_update(g_st, e, NULL));
+      CHECK_OK(cairn_store_entry_update(A.st, e, NULL));
     }
     cairn_entry_free(e);
-    c = client_new(&node);
+    c = fx_authority_client(&A, &node);
     jwt_call(c, ids[2], &r);
     CHECK_INT_EQ(r.code, CAIRN_NET_FORBIDDEN);
-    CHECK(strstr(text(&r), OUT_OF_SCOPE) != NULL);
+    CHECK(strstr(fx_resp_text(&r), OUT_OF_SCOPE) != NULL);
     jwt_call(c, ids[1], &r);
     CHECK_INT_EQ(r.code, CAIRN_NET_CREATED);
-    client_free(c);
+    fx_client_free(&A.loop, c);
   }
 
   for (size_t i = 0; i < 5; i++) free(ids[i]);
@@ -1011,34 +786,17 @@ static void test_scope(void)
   free(m_a);
   free(m_c);
   free(m_x);
-  creds_free(&node);
-  creds_free(&star);
-  creds_free(&multi);
-  creds_free(&plain);
-  resp_clear(&r);
+  fx_creds_free(&node);
+  fx_creds_free(&star);
+  fx_creds_free(&multi);
+  fx_creds_free(&plain);
+  fx_resp_clear(&r);
 }
 
 int main(void)
 {
-  struct cairn_ca_opts co;
-  struct cairn_authority_opts ao;
-
-  cairn_log_set_level(CAIRN_LOG_INFO);
-  g_log = tmpfile();
-  /* CAIRN_TEST_LOG=1 shows the log (the log checks then fail). */
-  if (!getenv("CAIRN_TEST_LOG")) cairn_log_set_stream(g_log);
-  CHECK_INT_EQ(uv_loop_init(&g_loop), 0);
-  CHECK_OK(cairn_store_open(test_path("downstream.db"), &g_st));
-  memset(&co, 0, sizeof co);
-  co.trust_domain = TD;
-  co.key_manager = CAIRN_CA_KM_MEMORY;
-  CHECK_OK(cairn_ca_new(&co, g_st, &g_ca));
-  cairn_authority_opts_init(&ao);
-  ao.bind_addr = "127.0.0.1";
   /* A long poll: the tests see what the handlers do themselves. */
-  ao.poll_ms = 60000;
-  CHECK_OK(cairn_authority_new(&g_loop, g_st, g_ca, &ao, &g_auth));
-  if (!g_auth) return test_done();
+  if (fx_authority_start(&A, "downstream.db", TD, 60000)) return test_done();
 
   RUN(test_not_downstream);
   RUN(test_ds_ca_unscoped);
@@ -1048,12 +806,6 @@ int main(void)
   RUN(test_jwt_key);
   RUN(test_scope);
 
-  cairn_authority_free(g_auth);
-  run_for(20);
-  CHECK_INT_EQ(uv_loop_close(&g_loop), 0);
-  cairn_ca_free(g_ca);
-  cairn_store_close(g_st);
-  cairn_log_set_stream(NULL);
-  fclose(g_log);
+  fx_authority_stop(&A);
   return test_done();
 }

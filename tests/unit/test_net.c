@@ -3,6 +3,7 @@
  * libcairn (root -> intermediate -> server SVID, root -> agent SVID, a
  * rogue CA, an expired SVID, a foreign trust domain, bootstrap certs). */
 #include "test.h"
+#include "fixture.h"
 
 #include "cairn/bundle.h"
 #include "cairn/cert.h"
@@ -32,75 +33,11 @@ static uv_loop_t *g_srv_loop = &g_loop; /* loop servers are created on */
  * Certificates
  * ====================================================================== */
 
-struct creds {
-  char *chain;
-  size_t chain_len;
-  char *key;
-  size_t key_len;
-  char serial[41];
-};
-
 static struct cairn_key *root_key, *inter_key, *rogue_key;
 static struct cairn_cert *root, *inter, *rogue;
 static struct cairn_bundle *bundle, *bundle_rogue_too, *bundle_rogue_only;
-static struct creds server_c, server2_c, wrong_id_c, agent_c, rogue_c,
+static struct fx_creds server_c, server2_c, wrong_id_c, agent_c, rogue_c,
     expired_c, foreign_c, boot_c;
-
-static void creds_free(struct creds *c)
-{
-  free(c->chain);
-  if (c->key) cairn_freezero(c->key, c->key_len);
-  memset(c, 0, sizeof *c);
-}
-
-/* PEM of leaf (+ issuer when it is an intermediate) and of key. */
-static void make_creds(struct creds *out, struct cairn_cert *leaf,
-                       const struct cairn_cert *extra, struct cairn_key *key)
-{
-  struct cairn_cert_list *l = NULL;
-
-  CHECK_OK(cairn_cert_list_new(&l));
-  CHECK_OK(cairn_cert_list_push_copy(l, leaf));
-  if (extra) CHECK_OK(cairn_cert_list_push_copy(l, extra));
-  CHECK_OK(cairn_cert_list_to_pem(l, &out->chain, &out->chain_len));
-  CHECK_OK(cairn_key_export_private_pem(key, &out->key, &out->key_len));
-  CHECK_OK(cairn_cert_serial_hex(leaf, out->serial, sizeof out->serial));
-  cairn_cert_list_free(l);
-}
-
-static struct cairn_cert *issue(enum cairn_cert_kind kind, const char *id,
-                                time_t now, int64_t ttl,
-                                const struct cairn_key *pub,
-                                const struct cairn_key *ikey,
-                                const struct cairn_cert *icert)
-{
-  struct cairn_cert_template t;
-  struct cairn_cert *c = NULL;
-
-  memset(&t, 0, sizeof t);
-  t.kind = kind;
-  t.spiffe_id = id;
-  t.now = now;
-  t.ttl = ttl;
-  t.path_len = -1;
-  CHECK_OK(cairn_cert_issue(&t, pub, ikey, icert, &c));
-  return c;
-}
-
-static void leaf_creds(struct creds *out, const char *id, time_t now,
-                       int64_t ttl, const struct cairn_key *ikey,
-                       const struct cairn_cert *icert,
-                       const struct cairn_cert *extra)
-{
-  struct cairn_key *k = NULL;
-  struct cairn_cert *c;
-
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  c = issue(CAIRN_CERT_LEAF, id, now, ttl, k, ikey, icert);
-  make_creds(out, c, extra, k);
-  cairn_cert_free(c);
-  cairn_key_free(k);
-}
 
 static void setup_pki(void)
 {
@@ -114,20 +51,20 @@ static void setup_pki(void)
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &inter_key));
   CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &rogue_key));
   /* Backdated so an SVID that expired an hour ago can still be issued. */
-  root = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now - 86400, 30 * 86400,
-               root_key, root_key, NULL);
-  inter = issue(CAIRN_CERT_INTERMEDIATE, "spiffe://" TD, now, 86400,
-                inter_key, root_key, root);
-  rogue = issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 86400, rogue_key,
-                rogue_key, NULL);
+  root = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now - 86400, 30 * 86400,
+                  root_key, root_key, NULL);
+  inter = fx_issue(CAIRN_CERT_INTERMEDIATE, "spiffe://" TD, now, 86400,
+                   inter_key, root_key, root);
+  rogue = fx_issue(CAIRN_CERT_ROOT, "spiffe://" TD, now, 86400, rogue_key,
+                   rogue_key, NULL);
 
-  leaf_creds(&server_c, SERVER_ID, now, 3600, inter_key, inter, inter);
-  leaf_creds(&server2_c, SERVER_ID, now, 3600, inter_key, inter, inter);
-  leaf_creds(&wrong_id_c, "spiffe://" TD "/other", now, 3600, inter_key,
-             inter, inter);
-  leaf_creds(&agent_c, AGENT_ID, now, 3600, root_key, root, NULL);
-  leaf_creds(&rogue_c, AGENT_ID, now, 3600, rogue_key, rogue, NULL);
-  leaf_creds(&expired_c, AGENT_ID, now - 7200, 3600, root_key, root, NULL);
+  fx_creds_leaf(&server_c, SERVER_ID, now, 3600, inter_key, inter, inter);
+  fx_creds_leaf(&server2_c, SERVER_ID, now, 3600, inter_key, inter, inter);
+  fx_creds_leaf(&wrong_id_c, "spiffe://" TD "/other", now, 3600, inter_key,
+                inter, inter);
+  fx_creds_leaf(&agent_c, AGENT_ID, now, 3600, root_key, root, NULL);
+  fx_creds_leaf(&rogue_c, AGENT_ID, now, 3600, rogue_key, rogue, NULL);
+  fx_creds_leaf(&expired_c, AGENT_ID, now - 7200, 3600, root_key, root, NULL);
 
   /* An SVID of another trust domain signed by our own root: only the
    * trust-domain check can refuse it. */
@@ -141,17 +78,12 @@ static void setup_pki(void)
   s.not_before = now - 10;
   s.not_after = now + 3600;
   CHECK_OK(cairn__cert_encode(&s, k, root_key, root, &c));
-  make_creds(&foreign_c, c, NULL, k);
+  fx_creds_make(&foreign_c, c, NULL, k);
   cairn_cert_free(c);
   cairn_key_free(k);
 
   /* A bootstrap (throwaway self-signed) certificate. */
-  k = NULL;
-  CHECK_OK(cairn_key_generate(CAIRN_KEY_EC_P256, &k));
-  CHECK_OK(cairn_net_bootstrap_cert(k, 600, &boot_c.chain,
-                                    &boot_c.chain_len));
-  CHECK_OK(cairn_key_export_private_pem(k, &boot_c.key, &boot_c.key_len));
-  cairn_key_free(k);
+  fx_creds_bootstrap(&boot_c);
 
   CHECK_OK(cairn_bundle_new(TD, &bundle));
   CHECK_OK(cairn_bundle_add_x509(bundle, root));
@@ -163,9 +95,9 @@ static void setup_pki(void)
 
 static void teardown_pki(void)
 {
-  struct creds *all[] = {&server_c, &server2_c, &wrong_id_c, &agent_c,
-                         &rogue_c, &expired_c, &foreign_c, &boot_c};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) creds_free(all[i]);
+  struct fx_creds *all[] = {&server_c, &server2_c, &wrong_id_c, &agent_c,
+                            &rogue_c, &expired_c, &foreign_c, &boot_c};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fx_creds_free(all[i]);
   cairn_bundle_free(bundle);
   cairn_bundle_free(bundle_rogue_too);
   cairn_bundle_free(bundle_rogue_only);
@@ -181,40 +113,16 @@ static void teardown_pki(void)
  * Loop helpers
  * ====================================================================== */
 
-static int g_timed_out;
-
-static void on_deadline(uv_timer_t *t)
-{
-  (void)t;
-  g_timed_out = 1;
-}
-
 /* Runs the loop until *flag >= want or ms elapse. Returns 1 when reached. */
 static int run_until(const int *flag, int want, int ms)
 {
-  uv_timer_t t;
-
-  g_timed_out = 0;
-  uv_timer_init(&g_loop, &t);
-  uv_timer_start(&t, on_deadline, (uint64_t)ms, 0);
-  while ((!flag || *flag < want) && !g_timed_out)
-    uv_run(&g_loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&g_loop, UV_RUN_NOWAIT);
-  return !flag || *flag >= want;
+  return fx_loop_until_count(&g_loop, flag, want, ms);
 }
 
 /* Runs the loop for ms, whatever happens. */
 static void run_for(int ms)
 {
-  uv_timer_t t;
-
-  g_timed_out = 0;
-  uv_timer_init(&g_loop, &t);
-  uv_timer_start(&t, on_deadline, (uint64_t)ms, 0);
-  while (!g_timed_out) uv_run(&g_loop, UV_RUN_ONCE);
-  uv_close((uv_handle_t *)&t, NULL);
-  uv_run(&g_loop, UV_RUN_NOWAIT);
+  fx_loop_for(&g_loop, ms);
 }
 
 /* ======================================================================
@@ -338,39 +246,21 @@ static void h_silent(struct cairn_net_exchange *x,
   (void)arg;
 }
 
-static struct cairn_net_server *server_start(const struct creds *cr,
+static const struct fx_route g_routes[] = {
+    {CAIRN_NET_GET, "/v1/whoami", 0, h_whoami},
+    {CAIRN_NET_GET, "/v1/open", CAIRN_NET_ROUTE_BOOTSTRAP, h_open},
+    {CAIRN_NET_POST, "/v1/open", CAIRN_NET_ROUTE_BOOTSTRAP, h_echo},
+    {CAIRN_NET_GET, "/v1/big", 0, h_big},
+    {CAIRN_NET_POST, "/v1/echo", 0, h_echo},
+    {CAIRN_NET_GET, "/v1/obs", CAIRN_NET_ROUTE_OBSERVABLE, h_obs},
+    {CAIRN_NET_GET, "/v1/silent", 0, h_silent},
+    {0, NULL, 0, NULL}};
+
+static struct cairn_net_server *server_start(const struct fx_creds *cr,
                                              const struct cairn_bundle *b,
                                              int allow_bootstrap)
 {
-  struct cairn_net_server_opts o;
-  struct cairn_net_server *s = NULL;
-
-  cairn_net_server_opts_init(&o);
-  o.bind_addr = "127.0.0.1";
-  o.port = 0;
-  o.allow_bootstrap = allow_bootstrap;
-  CHECK_OK(cairn_net_server_new(g_srv_loop, &o, &s));
-  if (!s) return NULL;
-  CHECK_OK(cairn_net_server_set_credentials(s, cr->chain, cr->chain_len,
-                                            cr->key, cr->key_len));
-  CHECK_OK(cairn_net_server_set_bundle(s, b));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/whoami", 0,
-                                  h_whoami, NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/open",
-                                  CAIRN_NET_ROUTE_BOOTSTRAP, h_open, NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_POST, "/v1/open",
-                                  CAIRN_NET_ROUTE_BOOTSTRAP, h_echo, NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/big", 0, h_big,
-                                  NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_POST, "/v1/echo", 0, h_echo,
-                                  NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/obs",
-                                  CAIRN_NET_ROUTE_OBSERVABLE, h_obs, NULL));
-  CHECK_OK(cairn_net_server_route(s, CAIRN_NET_GET, "/v1/silent", 0,
-                                  h_silent, NULL));
-  CHECK_OK(cairn_net_server_listen(s));
-  CHECK(cairn_net_server_port(s) != 0);
-  return s;
+  return fx_server_start(g_srv_loop, 0, cr, b, allow_bootstrap, 0, g_routes);
 }
 
 /* ======================================================================
@@ -397,13 +287,12 @@ static void on_state(struct cairn_net_client *c, int up, int err,
 }
 
 static struct cairn_net_client *client_start(uint16_t port,
-                                             const struct creds *cr,
+                                             const struct fx_creds *cr,
                                              const struct cairn_bundle *b,
                                              const char *server_id,
                                              struct state_log *log)
 {
   struct cairn_net_client_opts o;
-  struct cairn_net_client *c = NULL;
 
   cairn_net_client_opts_init(&o);
   o.host = "127.0.0.1";
@@ -412,64 +301,15 @@ static struct cairn_net_client *client_start(uint16_t port,
   o.timeout_ms = 15000; /* generous: qemu and loaded CI machines */
   o.on_state = log ? on_state : NULL;
   o.state_arg = log;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  if (!c) return NULL;
-  CHECK_OK(cairn_net_client_set_credentials(c, cr->chain, cr->chain_len,
-                                            cr->key, cr->key_len));
-  if (b) CHECK_OK(cairn_net_client_set_bundle(c, b));
-  return c;
-}
-
-struct resp {
-  int done, err, code, cf, observing;
-  uint8_t *body;
-  size_t len;
-};
-
-static void resp_clear(struct resp *r)
-{
-  free(r->body);
-  memset(r, 0, sizeof *r);
-}
-
-static void on_resp(int err, const struct cairn_net_response *r, void *arg)
-{
-  struct resp *out = arg;
-
-  free(out->body);
-  out->body = NULL;
-  out->len = 0;
-  out->err = err;
-  if (r) {
-    out->code = r->code;
-    out->cf = r->content_format;
-    out->observing = r->observing;
-    if (r->body_len) {
-      out->body = malloc(r->body_len);
-      memcpy(out->body, r->body, r->body_len);
-      out->len = r->body_len;
-    }
-  }
-  out->done++;
+  return fx_client_new(&g_loop, &o, cr, b);
 }
 
 /* One request, waited for. */
 static void call(struct cairn_net_client *c, enum cairn_net_method m,
                  const char *path, const uint8_t *body, size_t len,
-                 struct resp *r)
+                 struct fx_resp *r)
 {
-  resp_clear(r);
-  CHECK_OK(cairn_net_client_request(c, m, path, body, len, on_resp, r));
-  CHECK(run_until(&r->done, 1, 8000));
-}
-
-static const char *body_text(const struct resp *r)
-{
-  static char buf[512];
-  size_t n = r->len < sizeof buf - 1 ? r->len : sizeof buf - 1;
-  memcpy(buf, r->body ? (const char *)r->body : "", n);
-  buf[n] = '\0';
-  return buf;
+  fx_call(&g_loop, c, m, path, body, len, r, 8000);
 }
 
 static void finish(struct cairn_net_server *s, struct cairn_net_client *c)
@@ -491,7 +331,7 @@ static void test_mutual_auth(void)
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, &log);
   struct cairn_net_server_stats st;
   const struct cairn_net_peer *p;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   CHECK(!cairn_net_client_is_up(c));
   CHECK(cairn_net_client_peer(c) == NULL);
@@ -526,7 +366,7 @@ static void test_mutual_auth(void)
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
   CHECK_INT_EQ(log.ups, 2);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
@@ -535,7 +375,7 @@ static void test_layer_errors(void)
   struct cairn_net_server *s = server_start(&server_c, bundle, 0);
   struct cairn_net_client *c =
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   call(c, CAIRN_NET_GET, "/v1/nope", NULL, 0, &r);
   CHECK_OK(r.err);
@@ -547,23 +387,23 @@ static void test_layer_errors(void)
   call(c, CAIRN_NET_GET, "/v1/silent", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_INTERNAL_ERROR);
   CHECK_INT_EQ(r.cf, -1);
-  CHECK_STR_EQ(body_text(&r), "handler gave no reply");
+  CHECK_STR_EQ(fx_resp_text(&r), "handler gave no reply");
   /* The server keeps serving. */
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
 /* A client presenting creds cr is refused during the handshake. */
 static void expect_client_refused(struct cairn_net_server *s,
-                                  const struct creds *cr)
+                                  const struct fx_creds *cr)
 {
   struct cairn_net_server_stats before, after;
   struct state_log log = {0};
   struct cairn_net_client *c =
       client_start(cairn_net_server_port(s), cr, bundle, NULL, &log);
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   cairn_net_server_get_stats(s, &before);
   call(c, CAIRN_NET_GET, "/v1/open", NULL, 0, &r);
@@ -573,7 +413,7 @@ static void expect_client_refused(struct cairn_net_server *s,
   cairn_net_server_get_stats(s, &after);
   CHECK_INT_EQ(after.rejected, before.rejected + 1);
   CHECK_INT_EQ(after.requests, before.requests);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   cairn_net_client_free(c);
 }
 
@@ -581,7 +421,7 @@ static void test_client_refused(void)
 {
   struct cairn_net_server *s = server_start(&server_c, bundle, 0);
   struct cairn_net_client *c;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   expect_client_refused(s, &rogue_c);   /* CA not in the bundle */
   expect_client_refused(s, &expired_c); /* expired an hour ago */
@@ -591,7 +431,7 @@ static void test_client_refused(void)
   c = client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
@@ -601,7 +441,7 @@ static void test_server_refused(void)
   struct state_log log = {0};
   struct cairn_net_client *c =
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, &log);
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   /* The server's chain is fine but its ID is not the expected one. */
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
@@ -630,7 +470,7 @@ static void test_server_refused(void)
   CHECK_OK(cairn_net_client_set_bundle(c, bundle));
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
@@ -640,12 +480,12 @@ static void test_insecure_bootstrap(void)
   struct cairn_net_client_opts o;
   struct cairn_net_client *c = NULL;
   const struct cairn_net_peer *p;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   /* Without a bundle and without insecure_bootstrap nothing is sent. */
   c = client_start(cairn_net_server_port(s), &agent_c, NULL, NULL, NULL);
   CHECK_ERR(cairn_net_client_request(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0,
-                                     on_resp, &r),
+                                     fx_on_resp, &r),
             CAIRN_ERR_INVAL);
   CHECK_ERR(cairn_net_client_connect(c), CAIRN_ERR_INVAL);
   cairn_net_client_free(c);
@@ -656,10 +496,7 @@ static void test_insecure_bootstrap(void)
   o.port = cairn_net_server_port(s);
   o.server_id = SERVER_ID;
   o.insecure_bootstrap = 1;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  CHECK_OK(cairn_net_client_set_credentials(c, agent_c.chain,
-                                            agent_c.chain_len, agent_c.key,
-                                            agent_c.key_len));
+  c = fx_client_new(&g_loop, &o, &agent_c, NULL);
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
   p = cairn_net_client_peer(c);
@@ -672,13 +509,10 @@ static void test_insecure_bootstrap(void)
 
   /* Insecure bootstrap still insists on the server's ID. */
   o.server_id = "spiffe://" TD "/someone/else";
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  CHECK_OK(cairn_net_client_set_credentials(c, agent_c.chain,
-                                            agent_c.chain_len, agent_c.key,
-                                            agent_c.key_len));
+  c = fx_client_new(&g_loop, &o, &agent_c, NULL);
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_ERR(r.err, CAIRN_ERR_DENIED);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
@@ -690,7 +524,7 @@ static void test_bootstrap_peer(void)
   struct cairn_net_server_stats st;
   uint8_t body[64];
   size_t n = cbor_text("csr", body, sizeof body);
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   g_open_auth = -1;
   call(c, CAIRN_NET_GET, "/v1/open", NULL, 0, &r);
@@ -705,7 +539,7 @@ static void test_bootstrap_peer(void)
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_OK(r.err);
   CHECK_INT_EQ(r.code, CAIRN_NET_UNAUTHORIZED);
-  CHECK(strstr(body_text(&r), "X509-SVID") != NULL);
+  CHECK(strstr(fx_resp_text(&r), "X509-SVID") != NULL);
   call(c, CAIRN_NET_POST, "/v1/echo", body, n, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_UNAUTHORIZED);
   cairn_net_server_get_stats(s, &st);
@@ -721,7 +555,7 @@ static void test_bootstrap_peer(void)
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
   CHECK_STR_EQ(cbor_untext(r.body, r.len), AGENT_ID);
   expect_client_refused(s, &rogue_c);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
@@ -734,7 +568,7 @@ static void test_blockwise(void)
   struct cairn_net_client *small = NULL;
   uint8_t *up = malloc(BIG_LEN);
   int ok = 1, calls;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   g_big_calls = g_echo_calls = 0;
   call(c, CAIRN_NET_GET, "/v1/big", NULL, 0, &r);
@@ -759,7 +593,7 @@ static void test_blockwise(void)
   call(c, CAIRN_NET_POST, "/v1/echo", up, BIG_LEN, &r);
   CHECK_OK(r.err);
   CHECK_INT_EQ(r.code, CAIRN_NET_TOO_LARGE);
-  CHECK(strstr(body_text(&r), "larger than 65536") != NULL);
+  CHECK(strstr(fx_resp_text(&r), "larger than 65536") != NULL);
   CHECK_INT_EQ(g_echo_calls, calls);
   /* And the session still works. */
   call(c, CAIRN_NET_POST, "/v1/echo", up, 1000, &r);
@@ -772,22 +606,18 @@ static void test_blockwise(void)
   o.port = cairn_net_server_port(s);
   o.server_id = SERVER_ID;
   o.max_response = 50000;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &small));
-  CHECK_OK(cairn_net_client_set_credentials(small, agent_c.chain,
-                                            agent_c.chain_len, agent_c.key,
-                                            agent_c.key_len));
-  CHECK_OK(cairn_net_client_set_bundle(small, bundle));
+  small = fx_client_new(&g_loop, &o, &agent_c, bundle);
   call(small, CAIRN_NET_GET, "/v1/big", NULL, 0, &r);
   CHECK_ERR(r.err, CAIRN_ERR_TOO_BIG);
   cairn_net_client_free(small);
   free(up);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c);
 }
 
 struct obs_ctx {
   struct cairn_net_server *s;
-  struct resp last;
+  struct fx_resp last;
   int n;
   char values[8][32];
 };
@@ -796,7 +626,7 @@ static void on_notify(int err, const struct cairn_net_response *r, void *arg)
 {
   struct obs_ctx *o = arg;
 
-  on_resp(err, r, &o->last);
+  fx_on_resp(err, r, &o->last);
   if (o->n < 8)
     snprintf(o->values[o->n], sizeof o->values[0], "%s",
              err ? "(error)" : cbor_untext(r->body, r->body_len));
@@ -815,7 +645,7 @@ static void test_observe(void)
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
   struct cairn_net_observation *obs = NULL;
   struct obs_ctx o;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   memset(&o, 0, sizeof o);
   o.s = s;
@@ -849,8 +679,8 @@ static void test_observe(void)
   CHECK_INT_EQ(o.last.observing, 0);
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
-  resp_clear(&r);
-  resp_clear(&o.last);
+  fx_resp_clear(&r);
+  fx_resp_clear(&o.last);
   finish(s, c);
 }
 
@@ -909,7 +739,7 @@ static void test_observe_refused(void)
   struct cairn_net_client *c2 =
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
   struct cairn_net_observation *o5 = NULL;
-  struct resp r[8], extra[CAIRN_NET_OBSERVE_MAX + 1];
+  struct fx_resp r[8], extra[CAIRN_NET_OBSERVE_MAX + 1];
   struct gate g;
   char target[64];
 
@@ -923,7 +753,7 @@ static void test_observe_refused(void)
   g.refuse[0] = "n=6";
   for (int i = 1; i <= 6; i++) {
     snprintf(target, sizeof target, "/v1/gate?n=%d", i);
-    CHECK_OK(cairn_net_client_observe(i == 5 ? c2 : c1, target, on_resp,
+    CHECK_OK(cairn_net_client_observe(i == 5 ? c2 : c1, target, fx_on_resp,
                                       &r[i], i == 5 ? &o5 : NULL));
     CHECK(run_until(&r[i].done, 1, 8000));
   }
@@ -935,7 +765,7 @@ static void test_observe_refused(void)
   }
   CHECK_INT_EQ(r[6].code, CAIRN_NET_FORBIDDEN);
   CHECK_INT_EQ(r[6].observing, 0);
-  CHECK_STR_EQ(body_text(&r[6]), "refused n=6");
+  CHECK_STR_EQ(fx_resp_text(&r[6]), "refused n=6");
   CHECK_INT_EQ(observations(s), 5);
 
   /* Two neighbouring observers of the same session refused at once. */
@@ -948,7 +778,7 @@ static void test_observe_refused(void)
     snprintf(target, sizeof target, "refused n=%d", i);
     CHECK_INT_EQ(r[i].code, CAIRN_NET_FORBIDDEN);
     CHECK_INT_EQ(r[i].observing, 0);
-    CHECK_STR_EQ(body_text(&r[i]), target);
+    CHECK_STR_EQ(fx_resp_text(&r[i]), target);
   }
   CHECK_INT_EQ(r[1].code, CAIRN_NET_CONTENT);
   CHECK_INT_EQ(r[1].observing, 1);
@@ -988,7 +818,7 @@ static void test_observe_refused(void)
    * without Observe. */
   for (int i = 0; i <= CAIRN_NET_OBSERVE_MAX; i++) {
     snprintf(target, sizeof target, "/v1/gate?m=%d", i);
-    CHECK_OK(cairn_net_client_observe(c1, target, on_resp, &extra[i], NULL));
+    CHECK_OK(cairn_net_client_observe(c1, target, fx_on_resp, &extra[i], NULL));
     CHECK(run_until(&extra[i].done, 1, 8000));
     CHECK_INT_EQ(extra[i].code, CAIRN_NET_CONTENT);
     CHECK_INT_EQ(extra[i].observing, i < CAIRN_NET_OBSERVE_MAX);
@@ -1002,8 +832,8 @@ static void test_observe_refused(void)
   wait_observations(s, 0);
 
   /* A server that goes away tells its observers (4.04). */
-  resp_clear(&r[7]);
-  CHECK_OK(cairn_net_client_observe(c2, "/v1/gate?n=7", on_resp, &r[7],
+  fx_resp_clear(&r[7]);
+  CHECK_OK(cairn_net_client_observe(c2, "/v1/gate?n=7", fx_on_resp, &r[7],
                                     NULL));
   CHECK(run_until(&r[7].done, 1, 8000));
   CHECK_INT_EQ(r[7].observing, 1);
@@ -1011,10 +841,10 @@ static void test_observe_refused(void)
   CHECK(run_until(&r[7].done, 2, 8000));
   CHECK_INT_EQ(r[7].code, CAIRN_NET_NOT_FOUND);
   CHECK_INT_EQ(r[7].observing, 0);
-  CHECK_STR_EQ(body_text(&r[7]), "the server is shutting down");
+  CHECK_STR_EQ(fx_resp_text(&r[7]), "the server is shutting down");
 
-  for (int i = 0; i < 8; i++) resp_clear(&r[i]);
-  for (int i = 0; i <= CAIRN_NET_OBSERVE_MAX; i++) resp_clear(&extra[i]);
+  for (int i = 0; i < 8; i++) fx_resp_clear(&r[i]);
+  for (int i = 0; i <= CAIRN_NET_OBSERVE_MAX; i++) fx_resp_clear(&extra[i]);
   finish(NULL, c2);
 }
 
@@ -1025,7 +855,7 @@ static void test_rotation(void)
       client_start(cairn_net_server_port(s), &agent_c, bundle, NULL, NULL);
   struct cairn_net_client *c2 = NULL;
   const struct cairn_net_peer *p;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   call(c1, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
@@ -1065,7 +895,7 @@ static void test_rotation(void)
   call(c2, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_STR_EQ(cbor_untext(r.body, r.len), AGENT_ID);
   cairn_net_client_free(c2);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, c1);
 }
 
@@ -1073,7 +903,7 @@ static void test_bundle_change(void)
 {
   struct cairn_net_server *s = server_start(&server_c, bundle, 0);
   struct cairn_net_client *c;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   expect_client_refused(s, &rogue_c);
   /* Trust the rogue CA too: a new session from the same client gets in. */
@@ -1086,7 +916,7 @@ static void test_bundle_change(void)
   /* And back: without our own root, the agent is refused. */
   CHECK_OK(cairn_net_server_set_bundle(s, bundle_rogue_only));
   expect_client_refused(s, &agent_c);
-  resp_clear(&r);
+  fx_resp_clear(&r);
   finish(s, NULL);
 }
 
@@ -1098,7 +928,7 @@ static void test_timeout(void)
   struct sockaddr_storage ss;
   int sl = sizeof ss;
   struct sockaddr_in a;
-  struct resp r = {0};
+  struct fx_resp r = {0};
 
   /* A bound UDP socket that never answers (no ICMP either). */
   uv_udp_init(&g_loop, &sink);
@@ -1110,17 +940,13 @@ static void test_timeout(void)
   o.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   o.server_id = SERVER_ID;
   o.timeout_ms = 300;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  CHECK_OK(cairn_net_client_set_credentials(c, agent_c.chain,
-                                            agent_c.chain_len, agent_c.key,
-                                            agent_c.key_len));
-  CHECK_OK(cairn_net_client_set_bundle(c, bundle));
+  c = fx_client_new(&g_loop, &o, &agent_c, bundle);
   call(c, CAIRN_NET_GET, "/v1/whoami", NULL, 0, &r);
   CHECK_ERR(r.err, CAIRN_ERR_TIMEOUT);
   cairn_net_client_free(c);
   uv_close((uv_handle_t *)&sink, NULL);
   run_for(10);
-  resp_clear(&r);
+  fx_resp_clear(&r);
 }
 
 /* A server that goes silent (SIGSTOP, no close_notify): a client with
@@ -1132,7 +958,7 @@ static void test_keepalive_and_close(void)
   struct cairn_net_client_opts o;
   struct cairn_net_client *c = NULL;
   struct state_log log = {0};
-  struct resp r = {0}, ob = {0};
+  struct fx_resp r = {0}, ob = {0};
   struct cairn_net_server *s;
   int fds[2], status = 0;
   uint16_t port = 0;
@@ -1164,12 +990,8 @@ static void test_keepalive_and_close(void)
   o.keepalive_s = 1;
   o.on_state = on_state;
   o.state_arg = &log;
-  CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-  CHECK_OK(cairn_net_client_set_credentials(c, agent_c.chain,
-                                            agent_c.chain_len, agent_c.key,
-                                            agent_c.key_len));
-  CHECK_OK(cairn_net_client_set_bundle(c, bundle));
-  CHECK_OK(cairn_net_client_observe(c, "/v1/obs", on_resp, &ob, NULL));
+  c = fx_client_new(&g_loop, &o, &agent_c, bundle);
+  CHECK_OK(cairn_net_client_observe(c, "/v1/obs", fx_on_resp, &ob, NULL));
   CHECK(run_until(&ob.done, 1, 8000));
   CHECK_INT_EQ(ob.observing, 1);
   CHECK_INT_EQ(log.ups, 1);
@@ -1196,8 +1018,8 @@ static void test_keepalive_and_close(void)
   cairn_net_server_free(s);
   CHECK(run_until(&log.downs, 1, 1000));
   CHECK(!cairn_net_client_is_up(c));
-  resp_clear(&r);
-  resp_clear(&ob);
+  fx_resp_clear(&r);
+  fx_resp_clear(&ob);
   finish(NULL, c);
 }
 
@@ -1258,12 +1080,7 @@ static void test_free_in_callback(void)
     o.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     o.server_id = SERVER_ID;
     o.timeout_ms = 50;
-    c = NULL;
-    CHECK_OK(cairn_net_client_new(&g_loop, &o, &c));
-    CHECK_OK(cairn_net_client_set_credentials(c, agent_c.chain,
-                                              agent_c.chain_len, agent_c.key,
-                                              agent_c.key_len));
-    CHECK_OK(cairn_net_client_set_bundle(c, bundle));
+    c = fx_client_new(&g_loop, &o, &agent_c, bundle);
     CHECK_OK(cairn_net_client_request(c, CAIRN_NET_GET, "/v1/big", NULL, 0,
                                       on_resp_never, NULL));
     run_for(10);
