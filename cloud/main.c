@@ -8,15 +8,10 @@
  * of expired join tokens and entries every minute. SIGINT/SIGTERM stop it
  * cleanly. See docs/cloud.md.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -27,6 +22,7 @@
 #include "cairn/err.h"
 #include "cairn/grpc.h"
 #include "cairn/log.h"
+#include "cairn/server.h"
 #include "cairn/srvconf.h"
 #include "cairn/store.h"
 #include "cairn/util.h"
@@ -92,28 +88,18 @@ static const char g_usage[] =
     "line on stderr says why), 2 for a bad command line.\n";
 
 struct cloud {
-  struct cairn_srvconf *cfg;
-  struct cairn_store *st;
-  struct cairn_ca *ca;
-  struct cairn_admin *admin;
-  struct cairn_grpc_server *srv;
-  struct cairn_authority *auth;
-  uv_loop_t loop;
-  int loop_ready;
+  struct cairn_server core;     /* configuration, datastore, CA, admin API,
+                                   endpoint, loop and data_dir lock */
   uv_timer_t tick, prune;
   uv_signal_t sigint, sigterm;
   int handles_ready;
-  int lock_fd;
   int stopping;
 };
 
 /* One line on stderr, as every startup error is reported. */
 static int die(const char *what)
 {
-  const char *d = cairn_errdetail();
-  if (d[0]) fprintf(stderr, PROG ": %s: %s\n", what, d);
-  else fprintf(stderr, PROG ": %s\n", what);
-  return 1;
+  return cairn_server_die(PROG, what);
 }
 
 /* ---- command line ---------------------------------------------------- */
@@ -122,96 +108,12 @@ static int die(const char *what)
  * error (printed). */
 static int parse_args(int argc, char **argv, const char **config)
 {
+  const struct cairn_server_flag flags[] = {
+      {"config", "a file path", config}, {NULL, NULL, NULL}};
+
   *config = CONFIG_DEFAULT;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *name = a;
-
-    if (a[0] != '-' || !a[1]) {
-      fprintf(stderr, PROG ": unexpected argument '%s' (see " PROG
-              " --help)\n", a);
-      return 2;
-    }
-    name = a[1] == '-' ? a + 2 : a + 1;
-    if (!strcmp(name, "h") || !strcmp(name, "help")) {
-      fputs(g_usage, stdout);
-      return 1;
-    }
-    if (!strcmp(name, "version")) {
-      printf(PROG " %s\n", CAIRN_VERSION);
-      return 1;
-    }
-    if (!strcmp(name, "config")) {
-      if (i + 1 >= argc || !argv[i + 1][0]) {
-        fprintf(stderr, PROG ": %s needs a file path\n", a);
-        return 2;
-      }
-      *config = argv[++i];
-      continue;
-    }
-    if (!strncmp(name, "config=", 7)) {
-      if (!name[7]) {
-        fprintf(stderr, PROG ": %s needs a file path\n", a);
-        return 2;
-      }
-      *config = name + 7;
-      continue;
-    }
-    fprintf(stderr, PROG ": unknown flag '%s' (see " PROG " --help)\n", a);
-    return 2;
-  }
-  return 0;
-}
-
-/* ---- files and directories ------------------------------------------- */
-
-/* Creates dir (0700) when missing and refuses one that is not a
- * directory. */
-static int ensure_dir(const char *dir)
-{
-  struct stat sb;
-  int r;
-
-  if ((r = cairn_mkdir_p(dir, 0700))) return r;
-  if (stat(dir, &sb) != 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
-  if (!S_ISDIR(sb.st_mode))
-    return cairn_seterr(CAIRN_ERR_IO, "%s is not a directory", dir);
-  return CAIRN_OK;
-}
-
-/* The directory part of path ("." for a bare name) into out. */
-static void dir_of(const char *path, char *out, size_t outlen)
-{
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(out, outlen, ".");
-  else if (slash == path) snprintf(out, outlen, "/");
-  else snprintf(out, outlen, "%.*s", (int)(slash - path), path);
-}
-
-/* Holds an exclusive lock on <data_dir>/cairn-cloud.lock for the life of
- * the process, so two servers never share one data_dir (and its CA). */
-static int lock_data_dir(struct cloud *c)
-{
-  char path[PATH_MAX];
-  int fd;
-
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", c->cfg->data_dir,
-                       LOCK_FILE) >= sizeof path)
-    return cairn_seterr(CAIRN_ERR_INVAL, "data_dir path is too long");
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    close(fd);
-    if (e == EWOULDBLOCK)
-      return cairn_seterr(CAIRN_ERR_EXISTS, "another cairn-cloud is running "
-                          "with data_dir %s", c->cfg->data_dir);
-    return cairn_seterr(CAIRN_ERR_IO, "lock %s: %s", path, strerror(e));
-  }
-  c->lock_fd = fd;
-  return CAIRN_OK;
+  return cairn_server_parse_args(argc, argv, PROG, CAIRN_VERSION, g_usage,
+                                 flags);
 }
 
 /* ---- timers and signals ------------------------------------------------ */
@@ -222,36 +124,21 @@ static void on_tick(uv_timer_t *t)
   int changed = 0;
 
   /* The CA manager logs its own failures; the next tick retries. */
-  if (cairn_ca_tick(c->ca, &changed) != CAIRN_OK)
+  if (cairn_ca_tick(c->core.ca, &changed) != CAIRN_OK)
     CAIRN_LOGD(MOD, "CA tick: %s", cairn_errdetail());
   if (changed)
     CAIRN_LOGD(MOD, "trust bundle now at sequence %llu",
-               (unsigned long long)cairn_ca_bundle_sequence(c->ca));
+               (unsigned long long)cairn_ca_bundle_sequence(c->core.ca));
   /* Every tick, not only on a bundle change: an activation changes no
    * bundle but needs a new server SVID. The authority logs its own
    * failures (and its poll timer catches up within a second anyway). */
-  cairn_authority_bundle_changed(c->auth);
-}
-
-static void prune(struct cloud *c)
-{
-  int64_t now = (int64_t)cairn_now();
-  size_t n = 0;
-
-  if (cairn_store_token_prune(c->st, now, &n) != CAIRN_OK)
-    CAIRN_LOGW(MOD, "pruning join tokens failed: %s", cairn_errdetail());
-  else if (n)
-    CAIRN_LOGI(MOD, "pruned %zu expired join token%s", n, n == 1 ? "" : "s");
-  n = 0;
-  if (cairn_store_entry_prune_expired(c->st, now, &n) != CAIRN_OK)
-    CAIRN_LOGW(MOD, "pruning entries failed: %s", cairn_errdetail());
-  else if (n)
-    CAIRN_LOGI(MOD, "pruned %zu expired entr%s", n, n == 1 ? "y" : "ies");
+  cairn_authority_bundle_changed(c->core.auth);
 }
 
 static void on_prune(uv_timer_t *t)
 {
-  prune(t->data);
+  struct cloud *c = t->data;
+  cairn_server_prune(c->core.st, MOD);
 }
 
 static void stop(struct cloud *c, const char *why)
@@ -259,10 +146,10 @@ static void stop(struct cloud *c, const char *why)
   if (c->stopping) return;
   c->stopping = 1;
   CAIRN_LOGI(MOD, "%s: shutting down", why);
-  cairn_grpc_server_free(c->srv);
-  c->srv = NULL;
-  cairn_authority_free(c->auth);
-  c->auth = NULL;
+  cairn_grpc_server_free(c->core.srv);
+  c->core.srv = NULL;
+  cairn_authority_free(c->core.auth);
+  c->core.auth = NULL;
   uv_timer_stop(&c->tick);
   uv_timer_stop(&c->prune);
   uv_close((uv_handle_t *)&c->tick, NULL);
@@ -282,116 +169,79 @@ static int start(struct cloud *c, const char *config)
 {
   struct cairn_ca_opts co;
   struct cairn_admin_opts ao;
-  struct cairn_authority_opts uo;
-  char dir[PATH_MAX];
+  const char *what;
   int r;
 
-  if ((r = cairn_srvconf_load(config, &c->cfg)))
+  if ((r = cairn_srvconf_load(config, &c->core.cfg)))
     return die("cannot load the configuration");
-  cairn_log_set_level(c->cfg->log_level);
-  if (c->cfg->upstream_plugin) {
+  cairn_log_set_level(c->core.cfg->log_level);
+  if (c->core.cfg->upstream_plugin) {
     fprintf(stderr, PROG ": %s: UpstreamAuthority \"%s\" is for cairn-edge "
             "(a server below another Cairn server); cairn-cloud is the root "
-            "of its trust domain\n", c->cfg->file, c->cfg->upstream_plugin);
+            "of its trust domain\n", c->core.cfg->file, c->core.cfg->upstream_plugin);
     return 1;
   }
-  for (size_t i = 0; i < c->cfg->n_warnings; i++)
-    CAIRN_LOGW(MOD, "%s: %s", c->cfg->file, c->cfg->warnings[i]);
+  for (size_t i = 0; i < c->core.cfg->n_warnings; i++)
+    CAIRN_LOGW(MOD, "%s: %s", c->core.cfg->file, c->core.cfg->warnings[i]);
 
-  if (ensure_dir(c->cfg->data_dir)) return die("cannot create data_dir");
-  if (lock_data_dir(c)) return die("cannot lock data_dir");
-  dir_of(c->cfg->db_path, dir, sizeof dir);
-  if (ensure_dir(dir)) return die("cannot create the datastore directory");
-  if (cairn_store_open(c->cfg->db_path, &c->st))
-    return die("cannot open the datastore");
+  if ((what = cairn_server_open_store(&c->core, LOCK_FILE, PROG)))
+    return die(what);
 
-  cairn_srvconf_ca_opts(c->cfg, &co);
-  if (cairn_ca_new(&co, c->st, &c->ca))
+  cairn_srvconf_ca_opts(c->core.cfg, &co);
+  if (cairn_ca_new(&co, c->core.st, &c->core.ca))
     return die("cannot start the CA");
 
-  memset(&ao, 0, sizeof ao);
-  ao.default_x509_svid_ttl = c->cfg->default_x509_svid_ttl;
-  ao.default_jwt_svid_ttl = c->cfg->default_jwt_svid_ttl;
-  ao.owner = CAIRN_ADMIN_OWNER_CLOUD;
-  ao.version = CAIRN_VERSION;
-  if (cairn_admin_new(&ao, c->st, c->ca, &c->admin))
+  cairn_server_admin_opts(c->core.cfg, CAIRN_ADMIN_OWNER_CLOUD, CAIRN_VERSION,
+                          &ao);
+  if (cairn_admin_new(&ao, c->core.st, c->core.ca, &c->core.admin))
     return die("cannot start the admin API");
 
-  if (uv_loop_init(&c->loop) != 0) {
+  if (uv_loop_init(&c->core.loop) != 0) {
     fprintf(stderr, PROG ": cannot create the event loop\n");
     return 1;
   }
-  c->loop_ready = 1;
-  if (cairn_grpc_server_new(&c->loop, NULL, &c->srv) ||
-      cairn_admin_register(c->admin, c->srv))
-    return die("cannot start the admin API");
-  dir_of(c->cfg->socket_path, dir, sizeof dir);
-  if (ensure_dir(dir)) return die("cannot create the socket directory");
-  if (cairn_grpc_server_listen(c->srv, c->cfg->socket_path, 0600))
-    return die("cannot listen on the admin socket");
+  c->core.loop_ready = 1;
+  if ((what = cairn_server_admin_listen(&c->core)))
+    return die(what);
 
-  cairn_authority_opts_init(&uo);
-  uo.trust_domain = c->cfg->trust_domain;
-  uo.bind_addr = c->cfg->bind_address;
-  uo.port = (uint16_t)c->cfg->bind_port;
-  uo.default_x509_svid_ttl = c->cfg->default_x509_svid_ttl;
-  uo.default_jwt_svid_ttl = c->cfg->default_jwt_svid_ttl;
-  uo.node_svid_ttl = c->cfg->agent_ttl;
-  uo.join_token = c->cfg->join_token_attestor;
-  uo.entry_owner = CAIRN_ADMIN_OWNER_CLOUD;
-  if (cairn_authority_new(&c->loop, c->st, c->ca, &uo, &c->auth))
-    return die("cannot start the agent endpoint");
+  if ((what = cairn_server_start_endpoint(&c->core, CAIRN_ADMIN_OWNER_CLOUD)))
+    return die(what);
 
-  uv_timer_init(&c->loop, &c->tick);
-  uv_timer_init(&c->loop, &c->prune);
-  uv_signal_init(&c->loop, &c->sigint);
-  uv_signal_init(&c->loop, &c->sigterm);
+  uv_timer_init(&c->core.loop, &c->tick);
+  uv_timer_init(&c->core.loop, &c->prune);
+  uv_signal_init(&c->core.loop, &c->sigint);
+  uv_signal_init(&c->core.loop, &c->sigterm);
   c->tick.data = c->prune.data = c->sigint.data = c->sigterm.data = c;
   c->handles_ready = 1;
   uv_timer_start(&c->tick, on_tick, CAIRN_CA_TICK * 1000, CAIRN_CA_TICK * 1000);
   uv_timer_start(&c->prune, on_prune, PRUNE_INTERVAL_MS, PRUNE_INTERVAL_MS);
   uv_signal_start(&c->sigint, on_signal, SIGINT);
   uv_signal_start(&c->sigterm, on_signal, SIGTERM);
-  prune(c);
+  cairn_server_prune(c->core.st, MOD);
   {
     struct cairn_ca_state s;
     char ttl[32];
-    cairn_ca_get_status(c->ca, &s);
+    cairn_ca_get_status(c->core.ca, &s);
     CAIRN_LOGI(MOD, "datastore %s, CA ttl %s, %s root, bundle sequence %llu",
-               c->cfg->db_path,
-               cairn_duration_format(c->cfg->ca_ttl, ttl, sizeof ttl),
+               c->core.cfg->db_path,
+               cairn_duration_format(c->core.cfg->ca_ttl, ttl, sizeof ttl),
                s.upstream == 1 ? "upstream (disk)" : "self-signed",
                (unsigned long long)s.bundle_sequence);
   }
-  CAIRN_LOGI(MOD, PROG " ready: trust_domain=%s socket=%s bind_address=%s "
-             "bind_port=%u", c->cfg->trust_domain, c->cfg->socket_path,
-             c->cfg->bind_address, (unsigned)cairn_authority_port(c->auth));
+  cairn_server_log_ready(&c->core, PROG, MOD);
   return 0;
 }
 
 /* Releases everything start() set up, in reverse order. */
 static void finish(struct cloud *c)
 {
-  if (c->loop_ready) {
-    if (c->srv) cairn_grpc_server_free(c->srv);
-    c->srv = NULL;
-    cairn_authority_free(c->auth);
-    c->auth = NULL;
-    if (c->handles_ready && !c->stopping) {
-      uv_close((uv_handle_t *)&c->tick, NULL);
-      uv_close((uv_handle_t *)&c->prune, NULL);
-      uv_close((uv_handle_t *)&c->sigint, NULL);
-      uv_close((uv_handle_t *)&c->sigterm, NULL);
-    }
-    uv_run(&c->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&c->loop) != 0)
-      CAIRN_LOGW(MOD, "event loop closed with handles still open");
+  if (c->core.loop_ready && c->handles_ready && !c->stopping) {
+    uv_close((uv_handle_t *)&c->tick, NULL);
+    uv_close((uv_handle_t *)&c->prune, NULL);
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
   }
-  cairn_admin_free(c->admin);
-  cairn_ca_free(c->ca);
-  cairn_store_close(c->st);
-  if (c->lock_fd >= 0) close(c->lock_fd);
-  cairn_srvconf_free(c->cfg);
+  cairn_server_close(&c->core, MOD);
 }
 
 int main(int argc, char **argv)
@@ -401,7 +251,7 @@ int main(int argc, char **argv)
   int rc;
 
   memset(&c, 0, sizeof c);
-  c.lock_fd = -1;
+  c.core.lock_fd = -1;
   rc = parse_args(argc, argv, &config);
   if (rc == 1) return 0;
   if (rc == 2) return 2;
@@ -409,7 +259,7 @@ int main(int argc, char **argv)
 
   rc = start(&c, config);
   if (rc == 0) {
-    uv_run(&c.loop, UV_RUN_DEFAULT);
+    uv_run(&c.core.loop, UV_RUN_DEFAULT);
     CAIRN_LOGI(MOD, "stopped");
   }
   finish(&c);

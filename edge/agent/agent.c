@@ -2,15 +2,11 @@
 #include "agent.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cairn/bundle.h"
@@ -21,6 +17,7 @@
 #include "cairn/log.h"
 #include "cairn/msg.h"
 #include "cairn/net.h"
+#include "cairn/server.h"
 #include "cairn/util.h"
 #include "agent_state.h"
 
@@ -45,7 +42,7 @@ struct ea_agent {
   struct ea_files files;
   struct cairn_id server_id;
   char host[INET6_ADDRSTRLEN];  /* server address as an IP literal */
-  int lock_fd;
+  int lock_fd;                   /* holds <data_dir>/LOCK_FILE */
   enum ea_phase phase;
 
   struct ea_svid *svid;          /* the node SVID, once attested */
@@ -1030,40 +1027,6 @@ static int prepare_attest(struct ea_agent *a)
 
 /* ---- start-up ---------------------------------------------------------- */
 
-static int ensure_dir(const char *dir)
-{
-  struct stat sb;
-  int r;
-
-  if ((r = cairn_mkdir_p(dir, 0700))) return r;
-  if (stat(dir, &sb) != 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
-  if (!S_ISDIR(sb.st_mode))
-    return cairn_seterr(CAIRN_ERR_IO, "%s is not a directory", dir);
-  return CAIRN_OK;
-}
-
-static int lock_data_dir(struct ea_agent *a)
-{
-  char path[EA_CONF_PATH_MAX + 32];
-  int fd;
-
-  snprintf(path, sizeof path, "%s/%s", a->conf->data_dir, LOCK_FILE);
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    close(fd);
-    if (e == EWOULDBLOCK)
-      return cairn_seterr(CAIRN_ERR_EXISTS, "another cairn-agent is running "
-                          "with data_dir %s", a->conf->data_dir);
-    return cairn_seterr(CAIRN_ERR_IO, "lock %s: %s", path, strerror(e));
-  }
-  a->lock_fd = fd;
-  return CAIRN_OK;
-}
-
 /* Decides about a persisted SVID: CAIRN_OK to resume with it,
  * CAIRN_ERR_EXPIRED to attest again, another error to refuse to start. */
 static int check_persisted(struct ea_agent *a, const struct ea_svid *s)
@@ -1103,9 +1066,10 @@ int ea_agent_start(struct ea_agent *a)
   if (!a || a->phase != EA_PHASE_NEW || a->stopped)
     return cairn_seterr(CAIRN_ERR_INVAL, "agent already started");
   c = a->conf;
-  if ((r = ensure_dir(c->data_dir)) ||
-      (c->keys_dir && (r = ensure_dir(c->keys_dir))) ||
-      (r = lock_data_dir(a)) ||
+  if ((r = cairn_server_ensure_dir(c->data_dir)) ||
+      (c->keys_dir && (r = cairn_server_ensure_dir(c->keys_dir))) ||
+      (r = cairn_server_lock_data_dir(c->data_dir, LOCK_FILE, "cairn-agent",
+                                      &a->lock_fd)) ||
       (r = ea_files_init(&a->files, c->data_dir, c->keys_dir)))
     goto fail;
   r = ea_state_load_bundle(&a->files, c->trust_domain, &a->bundle);

@@ -85,7 +85,7 @@ int ea_svid_pem(const struct ea_svid *s, char **chain, size_t *chain_len,
 
 /* ---- file names ---------------------------------------------------------- */
 
-static char *path_join(const char *dir, const char *name)
+char *ea_path_join(const char *dir, const char *name)
 {
   size_t dl = strlen(dir), nl = strlen(name);
   char *p;
@@ -104,12 +104,12 @@ int ea_files_init(struct ea_files *f, const char *data_dir,
   memset(f, 0, sizeof *f);
   if (!data_dir || !data_dir[0])
     return cairn_seterr(CAIRN_ERR_INVAL, "no data_dir");
-  if (!(f->svid = path_join(data_dir, EA_STATE_SVID_FILE)) ||
-      !(f->bundle = path_join(data_dir, EA_STATE_BUNDLE_FILE)) ||
+  if (!(f->svid = ea_path_join(data_dir, EA_STATE_SVID_FILE)) ||
+      !(f->bundle = ea_path_join(data_dir, EA_STATE_BUNDLE_FILE)) ||
       (keys_dir &&
-       (!(f->key = path_join(keys_dir, EA_STATE_KEY_FILE)) ||
-        !(f->key_next = path_join(keys_dir, EA_STATE_KEY_FILE
-                                  EA_STATE_KEY_NEXT_SUFFIX))))) {
+       (!(f->key = ea_path_join(keys_dir, EA_STATE_KEY_FILE)) ||
+        !(f->key_next = ea_path_join(keys_dir, EA_STATE_KEY_FILE
+                                     EA_STATE_KEY_NEXT_SUFFIX))))) {
     ea_files_clear(f);
     return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
   }
@@ -305,9 +305,15 @@ out:
   return r;
 }
 
-/* Builds a chain from DER certificates of a message. */
 int ea_chain_from_msg(const struct cairn_msg_chain *m,
                       struct cairn_cert_list **out)
+{
+  return ea_chain_from_msg_named(m, "svid", out);
+}
+
+/* Builds a chain from DER certificates of a message. */
+int ea_chain_from_msg_named(const struct cairn_msg_chain *m, const char *what,
+                            struct cairn_cert_list **out)
 {
   struct cairn_cert_list *l = NULL;
   int r;
@@ -317,7 +323,7 @@ int ea_chain_from_msg(const struct cairn_msg_chain *m,
   for (size_t i = 0; i < m->n; i++) {
     struct cairn_cert *c = NULL;
     if ((r = cairn_cert_parse_der(m->certs[i].data, m->certs[i].len, &c))) {
-      r = cairn_seterr(r, "svid[%zu]: %s", i, cairn_errdetail());
+      r = cairn_seterr(r, "%s[%zu]: %s", what, i, cairn_errdetail());
       cairn_cert_list_free(l);
       return r;
     }

@@ -51,10 +51,13 @@ int ea_svid_new(struct cairn_cert_list *chain, struct cairn_key *key,
 /* NULL-safe; zeroises the key. */
 void ea_svid_free(struct ea_svid *s);
 /* Parses the DER certificates of a message chain (leaf first) into a new
- * list. *out: cairn_cert_list_free(). CAIRN_ERR_PARSE names the bad one. */
+ * list. *out: cairn_cert_list_free(). CAIRN_ERR_PARSE names the bad one
+ * as "svid[i]: ..." (ea_chain_from_msg_named(): "<what>[i]: ..."). */
 struct cairn_msg_chain;
 int ea_chain_from_msg(const struct cairn_msg_chain *m,
                       struct cairn_cert_list **out);
+int ea_chain_from_msg_named(const struct cairn_msg_chain *m, const char *what,
+                            struct cairn_cert_list **out);
 /* The chain and key as PEM texts for cairn_net_client_set_credentials().
  * *chain: free(); *key: cairn_freezero(*key, *key_len). */
 int ea_svid_pem(const struct ea_svid *s, char **chain, size_t *chain_len,
@@ -67,6 +70,10 @@ struct ea_files {
   char *key_next;  /* <keys_dir>/agent_svid.key.next; NULL likewise */
   char *bundle;    /* <data_dir>/bundle.json */
 };
+
+/* dir + "/" + name with dir's trailing slashes dropped ("/" stays "/"), as
+ * a new string (free()); NULL when out of memory. */
+char *ea_path_join(const char *dir, const char *name);
 
 /* keys_dir NULL means KeyManager "memory". ea_files_clear() frees. */
 int ea_files_init(struct ea_files *f, const char *data_dir,

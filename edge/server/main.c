@@ -11,15 +11,10 @@
  * admin API and forwards JWT keys, the pruning of expired join tokens and
  * entries and the offline-budget log line every minute. See docs/edge.md.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -30,6 +25,7 @@
 #include "cairn/err.h"
 #include "cairn/grpc.h"
 #include "cairn/log.h"
+#include "cairn/server.h"
 #include "cairn/srvconf.h"
 #include "cairn/store.h"
 #include "cairn/util.h"
@@ -155,19 +151,12 @@ static const char g_usage[] =
     "  cairn healthcheck -verbose -socketPath /tmp/cairn-edge/private/api.sock\n";
 
 struct edge {
-  struct cairn_srvconf *cfg;
-  struct cairn_store *st;
-  struct cairn_ca *ca;
-  struct cairn_admin *admin;
-  struct cairn_grpc_server *srv;
-  struct cairn_authority *auth;
+  struct cairn_server core;   /* configuration, datastore, CA, admin API,
+                                 endpoint, loop and data_dir lock */
   struct eu *up;
-  uv_loop_t loop;
-  int loop_ready;
   uv_timer_t tick, prune, budget, poll, soon;
   uv_signal_t sigint, sigterm;
   int handles_ready;
-  int lock_fd;
   int stopping;
   int exit_code;
   int waiting_logged;         /* "waiting for the first CA" was logged */
@@ -177,10 +166,7 @@ struct edge {
 
 static int die(const char *what)
 {
-  const char *d = cairn_errdetail();
-  if (d[0]) fprintf(stderr, PROG ": %s: %s\n", what, d);
-  else fprintf(stderr, PROG ": %s\n", what);
-  return 1;
+  return cairn_server_die(PROG, what);
 }
 
 /* ---- command line ---------------------------------------------------- */
@@ -190,109 +176,18 @@ struct args {
   const char *join_token;
 };
 
-/* The value of a flag "-name VALUE" or "-name=VALUE" at argv[*i]. */
-static int flag_value(int argc, char **argv, int *i, const char *name,
-                      size_t name_len, const char **out)
-{
-  const char *a = argv[*i];
-
-  if (name[name_len] == '=') {
-    if (!name[name_len + 1]) {
-      fprintf(stderr, PROG ": %s needs a value\n", a);
-      return 2;
-    }
-    *out = name + name_len + 1;
-    return 0;
-  }
-  if (*i + 1 >= argc || !argv[*i + 1][0]) {
-    fprintf(stderr, PROG ": %s needs a value\n", a);
-    return 2;
-  }
-  *out = argv[++*i];
-  return 0;
-}
-
 /* 0: run; 1: done (help/version printed), exit 0; 2: usage error. */
 static int parse_args(int argc, char **argv, struct args *args)
 {
+  const struct cairn_server_flag flags[] = {
+      {"config", "a value", &args->config},
+      {"joinToken", "a value", &args->join_token},
+      {NULL, NULL, NULL}};
+
   args->config = CONFIG_DEFAULT;
   args->join_token = NULL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *name;
-
-    if (a[0] != '-' || !a[1]) {
-      fprintf(stderr, PROG ": unexpected argument '%s' (see " PROG
-              " --help)\n", a);
-      return 2;
-    }
-    name = a[1] == '-' ? a + 2 : a + 1;
-    if (!strcmp(name, "h") || !strcmp(name, "help")) {
-      fputs(g_usage, stdout);
-      return 1;
-    }
-    if (!strcmp(name, "version")) {
-      printf(PROG " %s\n", CAIRN_VERSION);
-      return 1;
-    }
-    if (!strcmp(name, "config") || !strncmp(name, "config=", 7)) {
-      if (flag_value(argc, argv, &i, name, 6, &args->config)) return 2;
-      continue;
-    }
-    if (!strcmp(name, "joinToken") || !strncmp(name, "joinToken=", 10)) {
-      if (flag_value(argc, argv, &i, name, 9, &args->join_token)) return 2;
-      continue;
-    }
-    fprintf(stderr, PROG ": unknown flag '%s' (see " PROG " --help)\n", a);
-    return 2;
-  }
-  return 0;
-}
-
-/* ---- files and directories ------------------------------------------- */
-
-static int ensure_dir(const char *dir)
-{
-  struct stat sb;
-  int r;
-
-  if ((r = cairn_mkdir_p(dir, 0700))) return r;
-  if (stat(dir, &sb) != 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", dir, strerror(errno));
-  if (!S_ISDIR(sb.st_mode))
-    return cairn_seterr(CAIRN_ERR_IO, "%s is not a directory", dir);
-  return CAIRN_OK;
-}
-
-static void dir_of(const char *path, char *out, size_t outlen)
-{
-  const char *slash = strrchr(path, '/');
-  if (!slash) snprintf(out, outlen, ".");
-  else if (slash == path) snprintf(out, outlen, "/");
-  else snprintf(out, outlen, "%.*s", (int)(slash - path), path);
-}
-
-static int lock_data_dir(struct edge *e)
-{
-  char path[PATH_MAX];
-  int fd;
-
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", e->cfg->data_dir,
-                       LOCK_FILE) >= sizeof path)
-    return cairn_seterr(CAIRN_ERR_INVAL, "data_dir path is too long");
-  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return cairn_seterr(CAIRN_ERR_IO, "%s: %s", path, strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(fd);
-    if (err == EWOULDBLOCK)
-      return cairn_seterr(CAIRN_ERR_EXISTS, "another cairn-edge is running "
-                          "with data_dir %s", e->cfg->data_dir);
-    return cairn_seterr(CAIRN_ERR_IO, "lock %s: %s", path, strerror(err));
-  }
-  e->lock_fd = fd;
-  return CAIRN_OK;
+  return cairn_server_parse_args(argc, argv, PROG, CAIRN_VERSION, g_usage,
+                                 flags);
 }
 
 /* ---- status and the offline budget ----------------------------------- */
@@ -309,7 +204,7 @@ static void log_budget(struct edge *e)
   int64_t now = (int64_t)cairn_now(), l, due;
   char left[32], t1[32], t2[32], next[160];
 
-  cairn_ca_get_status(e->ca, &s);
+  cairn_ca_get_status(e->core.ca, &s);
   if (s.x509_next.state == CAIRN_CA_SLOT_PREPARED) {
     snprintf(next, sizeof next, "next X.509 CA ready (until %s)",
              tfmt(s.x509_next.not_after, t2, sizeof t2));
@@ -340,7 +235,7 @@ static void log_budget(struct edge *e)
 static void update_status(struct edge *e)
 {
   eu_status_text(e->up, e->status, sizeof e->status);
-  cairn_admin_set_upstream_status(e->admin, e->status);
+  cairn_admin_set_upstream_status(e->core.admin, e->status);
 }
 
 /* ---- the endpoint, the CA and the upstream --------------------------- */
@@ -350,12 +245,11 @@ static void stop(struct edge *e, const char *why);
 /* Starts the endpoint once the CA has an active X.509 CA. */
 static void try_authority(struct edge *e)
 {
-  struct cairn_authority_opts uo;
   struct cairn_ca_state s;
   char detail[512];
 
-  if (e->auth || e->stopping) return;
-  cairn_ca_get_status(e->ca, &s);
+  if (e->core.auth || e->stopping) return;
+  cairn_ca_get_status(e->core.ca, &s);
   if (s.x509_current.state != CAIRN_CA_SLOT_ACTIVE ||
       s.x509_current.not_after <= (int64_t)cairn_now()) {
     if (!e->waiting_logged)
@@ -364,16 +258,7 @@ static void try_authority(struct edge *e)
     e->waiting_logged = 1;
     return;
   }
-  cairn_authority_opts_init(&uo);
-  uo.trust_domain = e->cfg->trust_domain;
-  uo.bind_addr = e->cfg->bind_address;
-  uo.port = (uint16_t)e->cfg->bind_port;
-  uo.default_x509_svid_ttl = e->cfg->default_x509_svid_ttl;
-  uo.default_jwt_svid_ttl = e->cfg->default_jwt_svid_ttl;
-  uo.node_svid_ttl = e->cfg->agent_ttl;
-  uo.join_token = e->cfg->join_token_attestor;
-  uo.entry_owner = OWNER;
-  if (cairn_authority_new(&e->loop, e->st, e->ca, &uo, &e->auth)) {
+  if (cairn_server_start_endpoint(&e->core, OWNER)) {
     snprintf(detail, sizeof detail, "%s", cairn_errdetail());
     CAIRN_LOGE(MOD, "cannot start the endpoint: %s", detail);
     fprintf(stderr, PROG ": cannot start the endpoint: %s\n", detail);
@@ -381,9 +266,7 @@ static void try_authority(struct edge *e)
     stop(e, "endpoint failure");
     return;
   }
-  CAIRN_LOGI(MOD, PROG " ready: trust_domain=%s socket=%s bind_address=%s "
-             "bind_port=%u", e->cfg->trust_domain, e->cfg->socket_path,
-             e->cfg->bind_address, (unsigned)cairn_authority_port(e->auth));
+  cairn_server_log_ready(&e->core, PROG, MOD);
   update_status(e);
   log_budget(e);
 }
@@ -393,12 +276,12 @@ static void tick_once(struct edge *e)
   int changed = 0;
 
   if (e->stopping) return;
-  if (cairn_ca_tick(e->ca, &changed) != CAIRN_OK)
+  if (cairn_ca_tick(e->core.ca, &changed) != CAIRN_OK)
     CAIRN_LOGD(MOD, "CA tick: %s", cairn_errdetail());
-  if (e->auth) cairn_authority_bundle_changed(e->auth);
+  if (e->core.auth) cairn_authority_bundle_changed(e->core.auth);
   else try_authority(e);
   if (e->stopping) return;
-  eu_forward_jwt_keys(e->up, e->ca);
+  eu_forward_jwt_keys(e->up, e->core.ca);
   update_status(e);
 }
 
@@ -417,16 +300,16 @@ static void on_upstream_bundle(const struct cairn_bundle *b, void *arg)
   struct edge *e = arg;
   int changed = 0;
 
-  if (e->stopping || !e->ca) return;
-  if (cairn_ca_set_upstream_bundle(e->ca, b, &changed) != CAIRN_OK) {
+  if (e->stopping || !e->core.ca) return;
+  if (cairn_ca_set_upstream_bundle(e->core.ca, b, &changed) != CAIRN_OK) {
     CAIRN_LOGW(MOD, "cannot adopt the upstream's bundle: %s",
                cairn_errdetail());
     return;
   }
   if (!changed) return;
   CAIRN_LOGI(MOD, "adopted the upstream's trust bundle: sequence %llu",
-             (unsigned long long)cairn_ca_bundle_sequence(e->ca));
-  if (e->auth) cairn_authority_bundle_changed(e->auth);
+             (unsigned long long)cairn_ca_bundle_sequence(e->core.ca));
+  if (e->core.auth) cairn_authority_bundle_changed(e->core.auth);
 }
 
 static void on_lost(const char *why, void *arg)
@@ -436,7 +319,7 @@ static void on_lost(const char *why, void *arg)
   char t[32];
 
   if (e->stopping) return;
-  cairn_ca_get_status(e->ca, &s);
+  cairn_ca_get_status(e->core.ca, &s);
   if (s.x509_current.state != CAIRN_CA_SLOT_ACTIVE) {
     fprintf(stderr, PROG ": the upstream refused this edge before it had an "
             "X.509 CA: %s\n", why);
@@ -448,7 +331,7 @@ static void on_lost(const char *why, void *arg)
              "keeps issuing from its X.509 CA until %s. To reconnect, stop "
              "it, remove %s/" EU_DIR "/agent_svid.* and start it with a new "
              "join token", why, tfmt(s.x509_current.not_after, t, sizeof t),
-             e->cfg->data_dir);
+             e->core.cfg->data_dir);
   update_status(e);
 }
 
@@ -457,12 +340,12 @@ static void on_lost(const char *why, void *arg)
 static void on_poll(uv_timer_t *t)
 {
   struct edge *e = t->data;
-  uint64_t seq = cairn_ca_bundle_sequence(e->ca);
+  uint64_t seq = cairn_ca_bundle_sequence(e->core.ca);
 
   if (e->stopping) return;
   if (seq != e->forward_seq) {
     e->forward_seq = seq;
-    eu_forward_jwt_keys(e->up, e->ca);
+    eu_forward_jwt_keys(e->up, e->core.ca);
   }
   update_status(e);
 }
@@ -474,23 +357,11 @@ static void on_budget(uv_timer_t *t)
   log_budget(e);
 }
 
-static void prune(struct edge *e)
+static void on_prune(uv_timer_t *t)
 {
-  int64_t now = (int64_t)cairn_now();
-  size_t n = 0;
-
-  if (cairn_store_token_prune(e->st, now, &n) != CAIRN_OK)
-    CAIRN_LOGW(MOD, "pruning join tokens failed: %s", cairn_errdetail());
-  else if (n)
-    CAIRN_LOGI(MOD, "pruned %zu expired join token%s", n, n == 1 ? "" : "s");
-  n = 0;
-  if (cairn_store_entry_prune_expired(e->st, now, &n) != CAIRN_OK)
-    CAIRN_LOGW(MOD, "pruning entries failed: %s", cairn_errdetail());
-  else if (n)
-    CAIRN_LOGI(MOD, "pruned %zu expired entr%s", n, n == 1 ? "y" : "ies");
+  struct edge *e = t->data;
+  cairn_server_prune(e->core.st, MOD);
 }
-
-static void on_prune(uv_timer_t *t) { prune(t->data); }
 
 static void close_handles(struct edge *e)
 {
@@ -508,18 +379,25 @@ static void close_handles(struct edge *e)
   uv_close((uv_handle_t *)&e->sigterm, NULL);
 }
 
+/* Frees the admin server, the endpoint and the upstream client and closes
+ * the loop's handles; the loop then runs dry. */
+static void release(struct edge *e)
+{
+  cairn_grpc_server_free(e->core.srv);
+  e->core.srv = NULL;
+  cairn_authority_free(e->core.auth);
+  e->core.auth = NULL;
+  eu_free(e->up);
+  e->up = NULL;
+  if (e->handles_ready) close_handles(e);
+}
+
 static void stop(struct edge *e, const char *why)
 {
   if (e->stopping) return;
   e->stopping = 1;
   CAIRN_LOGI(MOD, "%s: shutting down", why);
-  cairn_grpc_server_free(e->srv);
-  e->srv = NULL;
-  cairn_authority_free(e->auth);
-  e->auth = NULL;
-  eu_free(e->up);
-  e->up = NULL;
-  if (e->handles_ready) close_handles(e);
+  release(e);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -534,85 +412,74 @@ static int start(struct edge *e, const struct args *args)
   struct cairn_ca_opts co;
   struct cairn_admin_opts ao;
   struct eu_opts uo;
-  char dir[PATH_MAX], ttl[32];
+  const char *what;
+  char ttl[32];
 
-  if (cairn_srvconf_load(args->config, &e->cfg))
+  if (cairn_srvconf_load(args->config, &e->core.cfg))
     return die("cannot load the configuration");
-  cairn_log_set_level(e->cfg->log_level);
-  if (!e->cfg->upstream_plugin) {
+  cairn_log_set_level(e->core.cfg->log_level);
+  if (!e->core.cfg->upstream_plugin) {
     fprintf(stderr, PROG ": %s: an UpstreamAuthority \"cairn\" plugin is "
             "required (cairn-edge gets its CA from an upstream Cairn server; "
-            "a root runs cairn-cloud)\n", e->cfg->file);
+            "a root runs cairn-cloud)\n", e->core.cfg->file);
     return 1;
   }
   if (args->join_token &&
-      cairn_srvconf_set_join_token(e->cfg, args->join_token))
+      cairn_srvconf_set_join_token(e->core.cfg, args->join_token))
     return die("bad command line");
-  for (size_t i = 0; i < e->cfg->n_warnings; i++)
-    CAIRN_LOGW(MOD, "%s: %s", e->cfg->file, e->cfg->warnings[i]);
+  for (size_t i = 0; i < e->core.cfg->n_warnings; i++)
+    CAIRN_LOGW(MOD, "%s: %s", e->core.cfg->file, e->core.cfg->warnings[i]);
 
-  if (ensure_dir(e->cfg->data_dir)) return die("cannot create data_dir");
-  if (lock_data_dir(e)) return die("cannot lock data_dir");
-  dir_of(e->cfg->db_path, dir, sizeof dir);
-  if (ensure_dir(dir)) return die("cannot create the datastore directory");
-  if (cairn_store_open(e->cfg->db_path, &e->st))
-    return die("cannot open the datastore");
+  if ((what = cairn_server_open_store(&e->core, LOCK_FILE, PROG)))
+    return die(what);
 
-  if (uv_loop_init(&e->loop) != 0) {
+  if (uv_loop_init(&e->core.loop) != 0) {
     fprintf(stderr, PROG ": cannot create the event loop\n");
     return 1;
   }
-  e->loop_ready = 1;
-  uv_timer_init(&e->loop, &e->tick);
-  uv_timer_init(&e->loop, &e->prune);
-  uv_timer_init(&e->loop, &e->budget);
-  uv_timer_init(&e->loop, &e->poll);
-  uv_timer_init(&e->loop, &e->soon);
-  uv_signal_init(&e->loop, &e->sigint);
-  uv_signal_init(&e->loop, &e->sigterm);
+  e->core.loop_ready = 1;
+  uv_timer_init(&e->core.loop, &e->tick);
+  uv_timer_init(&e->core.loop, &e->prune);
+  uv_timer_init(&e->core.loop, &e->budget);
+  uv_timer_init(&e->core.loop, &e->poll);
+  uv_timer_init(&e->core.loop, &e->soon);
+  uv_signal_init(&e->core.loop, &e->sigint);
+  uv_signal_init(&e->core.loop, &e->sigterm);
   e->tick.data = e->prune.data = e->budget.data = e->poll.data = e;
   e->soon.data = e->sigint.data = e->sigterm.data = e;
   e->handles_ready = 1;
 
   eu_opts_init(&uo);
-  uo.cfg = e->cfg;
+  uo.cfg = e->core.cfg;
   uo.on_result = on_result;
   uo.on_bundle = on_upstream_bundle;
   uo.on_lost = on_lost;
   uo.arg = e;
-  if (eu_new(&e->loop, &uo, &e->up))
+  if (eu_new(&e->core.loop, &uo, &e->up))
     return die("cannot set up the upstream client");
 
   /* Resumes the journal's CA; a fresh edge only queues its first request
    * here (the CA manager then waits for the upstream's answer). */
-  cairn_srvconf_ca_opts(e->cfg, &co);
+  cairn_srvconf_ca_opts(e->core.cfg, &co);
   co.upstream_fn = eu_ca_sign;
   co.publish_jwt_fn = eu_ca_publish_jwt;
   co.upstream_arg = e->up;
-  if (cairn_ca_new(&co, e->st, &e->ca)) return die("cannot start the CA");
+  if (cairn_ca_new(&co, e->core.st, &e->core.ca))
+    return die("cannot start the CA");
 
-  memset(&ao, 0, sizeof ao);
-  ao.default_x509_svid_ttl = e->cfg->default_x509_svid_ttl;
-  ao.default_jwt_svid_ttl = e->cfg->default_jwt_svid_ttl;
-  ao.owner = OWNER;
-  ao.version = CAIRN_VERSION;
-  ao.scope = e->cfg->upstream_scope;
-  if (cairn_admin_new(&ao, e->st, e->ca, &e->admin))
+  cairn_server_admin_opts(e->core.cfg, OWNER, CAIRN_VERSION, &ao);
+  if (cairn_admin_new(&ao, e->core.st, e->core.ca, &e->core.admin))
     return die("cannot start the admin API");
-  if (cairn_grpc_server_new(&e->loop, NULL, &e->srv) ||
-      cairn_admin_register(e->admin, e->srv))
-    return die("cannot start the admin API");
-  dir_of(e->cfg->socket_path, dir, sizeof dir);
-  if (ensure_dir(dir)) return die("cannot create the socket directory");
-  if (cairn_grpc_server_listen(e->srv, e->cfg->socket_path, 0600))
-    return die("cannot listen on the admin socket");
+  if ((what = cairn_server_admin_listen(&e->core)))
+    return die(what);
 
   CAIRN_LOGI(MOD, "datastore %s, CA ttl %s, upstream \"%s\" at %s:%d%s%s",
-             e->cfg->db_path,
-             cairn_duration_format(e->cfg->ca_ttl, ttl, sizeof ttl),
-             e->cfg->upstream_plugin, e->cfg->upstream_address,
-             e->cfg->upstream_port, e->cfg->upstream_scope ? ", scope " : "",
-             e->cfg->upstream_scope ? e->cfg->upstream_scope : "");
+             e->core.cfg->db_path,
+             cairn_duration_format(e->core.cfg->ca_ttl, ttl, sizeof ttl),
+             e->core.cfg->upstream_plugin, e->core.cfg->upstream_address,
+             e->core.cfg->upstream_port,
+             e->core.cfg->upstream_scope ? ", scope " : "",
+             e->core.cfg->upstream_scope ? e->core.cfg->upstream_scope : "");
   if (eu_start(e->up)) return die("cannot start the upstream client");
 
   uv_timer_start(&e->tick, on_tick, CAIRN_CA_TICK * 1000,
@@ -623,7 +490,7 @@ static int start(struct edge *e, const struct args *args)
   uv_timer_start(&e->poll, on_poll, POLL_INTERVAL_MS, POLL_INTERVAL_MS);
   uv_signal_start(&e->sigint, on_signal, SIGINT);
   uv_signal_start(&e->sigterm, on_signal, SIGTERM);
-  prune(e);
+  cairn_server_prune(e->core.st, MOD);
   update_status(e);
   try_authority(e);
   if (e->stopping) return e->exit_code ? e->exit_code : 1;
@@ -632,25 +499,8 @@ static int start(struct edge *e, const struct args *args)
 
 static void finish(struct edge *e)
 {
-  if (e->loop_ready) {
-    if (!e->stopping) {
-      cairn_grpc_server_free(e->srv);
-      e->srv = NULL;
-      cairn_authority_free(e->auth);
-      e->auth = NULL;
-      eu_free(e->up);
-      e->up = NULL;
-      if (e->handles_ready) close_handles(e);
-    }
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&e->loop) != 0)
-      CAIRN_LOGW(MOD, "event loop closed with handles still open");
-  }
-  cairn_admin_free(e->admin);
-  cairn_ca_free(e->ca);
-  cairn_store_close(e->st);
-  if (e->lock_fd >= 0) close(e->lock_fd);
-  cairn_srvconf_free(e->cfg);
+  if (e->core.loop_ready && !e->stopping) release(e);
+  cairn_server_close(&e->core, MOD);
 }
 
 int main(int argc, char **argv)
@@ -660,7 +510,7 @@ int main(int argc, char **argv)
   int rc;
 
   memset(&e, 0, sizeof e);
-  e.lock_fd = -1;
+  e.core.lock_fd = -1;
   rc = parse_args(argc, argv, &args);
   if (rc == 1) return 0;
   if (rc == 2) return 2;
@@ -668,7 +518,7 @@ int main(int argc, char **argv)
 
   rc = start(&e, &args);
   if (rc == 0) {
-    uv_run(&e.loop, UV_RUN_DEFAULT);
+    uv_run(&e.core.loop, UV_RUN_DEFAULT);
     rc = e.exit_code;
     CAIRN_LOGI(MOD, "stopped");
   }

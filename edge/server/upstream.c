@@ -20,6 +20,7 @@
 #include "cairn/util.h"
 #include "agent.h"
 #include "agent_conf.h"
+#include "agent_state.h"
 
 #define MOD "edge"
 #define PATH_DS_CA "/v1/downstream/ca"
@@ -273,32 +274,6 @@ static void succeeded(struct eu *u, struct eu_req *q)
 
 /* ---- answers ------------------------------------------------------------- */
 
-/* Parses the DER certificates of a message chain into a list. */
-static int chain_list(const struct cairn_msg_chain *m, const char *what,
-                      struct cairn_cert_list **out)
-{
-  struct cairn_cert_list *l = NULL;
-  int r;
-
-  *out = NULL;
-  if ((r = cairn_cert_list_new(&l))) return r;
-  for (size_t i = 0; i < m->n; i++) {
-    struct cairn_cert *c = NULL;
-    if ((r = cairn_cert_parse_der(m->certs[i].data, m->certs[i].len, &c))) {
-      r = cairn_seterr(r, "%s[%zu]: %s", what, i, cairn_errdetail());
-      cairn_cert_list_free(l);
-      return r;
-    }
-    if ((r = cairn_cert_list_push(l, c))) {
-      cairn_cert_free(c);
-      cairn_cert_list_free(l);
-      return r;
-    }
-  }
-  *out = l;
-  return CAIRN_OK;
-}
-
 static int take_ca_answer(struct eu *u, struct eu_req *q, const uint8_t *body,
                           size_t len)
 {
@@ -307,8 +282,8 @@ static int take_ca_answer(struct eu *u, struct eu_req *q, const uint8_t *body,
 
   memset(&m, 0, sizeof m);
   if ((r = cairn_msg_ds_ca_resp_decode(body, len, &m)) ||
-      (r = chain_list(&m.chain, "chain", &q->chain)) ||
-      (r = chain_list(&m.roots, "roots", &q->roots))) {
+      (r = ea_chain_from_msg_named(&m.chain, "chain", &q->chain)) ||
+      (r = ea_chain_from_msg_named(&m.roots, "roots", &q->roots))) {
     cairn_msg_ds_ca_resp_clear(&m);
     return r;
   }
@@ -671,19 +646,6 @@ void eu_opts_init(struct eu_opts *o)
   o->timeout_ms = CAIRN_NET_TIMEOUT_DEFAULT_MS;
 }
 
-static char *path_join(const char *dir, const char *name)
-{
-  size_t dl = strlen(dir), nl = strlen(name);
-  char *p;
-
-  while (dl > 1 && dir[dl - 1] == '/') dl--;
-  if (!(p = malloc(dl + 1 + nl + 1))) return NULL;
-  memcpy(p, dir, dl);
-  p[dl] = '/';
-  memcpy(p + dl + 1, name, nl + 1);
-  return p;
-}
-
 /* The agent module's configuration for the upstream. */
 static int build_conf(const struct cairn_srvconf *c, struct ea_conf **out)
 {
@@ -707,7 +669,7 @@ static int build_conf(const struct cairn_srvconf *c, struct ea_conf **out)
       !(e->trust_domain = cairn_strdup(c->trust_domain)) ||
       !(e->server_address = cairn_strdup(c->upstream_address)) ||
       !(e->socket_path = cairn_strdup("")) ||
-      !(e->data_dir = path_join(c->data_dir, EU_DIR)) ||
+      !(e->data_dir = ea_path_join(c->data_dir, EU_DIR)) ||
       (c->upstream_trust_bundle_path &&
        !(e->trust_bundle_path = cairn_strdup(c->upstream_trust_bundle_path))) ||
       (c->upstream_join_token &&
@@ -767,7 +729,7 @@ int eu_start(struct eu *u)
 
   if (!u || u->agent) return cairn_seterr(CAIRN_ERR_INVAL, "eu: started");
   if ((r = cairn_mkdir_p(u->conf->data_dir, 0700))) return r;
-  if (!(svid = path_join(u->conf->data_dir, "agent_svid.pem")))
+  if (!(svid = ea_path_join(u->conf->data_dir, "agent_svid.pem")))
     return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
   have = stat(svid, &sb) == 0;
   free(svid);
