@@ -13,6 +13,7 @@
 
 #include "cairn/err.h"
 #include "cairn/log.h"
+#include "cairn/server.h"
 #include "cairn/util.h"
 #include "agent.h"
 #include "agent_conf.h"
@@ -257,7 +258,7 @@ static int start_workload(struct main_ctx *m, const struct ea_conf *conf,
   struct wl_cache_opts co;
   struct ea_wl_opts wo;
   struct wl_api_opts po;
-  char dir[EA_CONF_PATH_MAX + 1], *slash;
+  char dir[EA_CONF_PATH_MAX + 1];
   int r;
 
   wl_cache_opts_init(&co);
@@ -271,13 +272,10 @@ static int start_workload(struct main_ctx *m, const struct ea_conf *conf,
   ao->on_bundle = ea_wl_on_bundle;
   ao->hook_arg = m->wl;
 
-  snprintf(dir, sizeof dir, "%s", conf->socket_path);
-  if ((slash = strrchr(dir, '/')) && slash != dir) {
-    *slash = '\0';
-    if ((r = cairn_mkdir_p(dir, 0755)))
-      return cairn_seterr(r, "cannot create the socket directory %s: %s",
-                          dir, cairn_errdetail());
-  }
+  cairn_server_dir_of(conf->socket_path, dir, sizeof dir);
+  if ((r = cairn_mkdir_p(dir, 0755)))
+    return cairn_seterr(r, "cannot create the socket directory %s: %s", dir,
+                        cairn_errdetail());
   wl_api_opts_init(&po);
   po.cache = m->cache;
   po.socket_path = conf->socket_path;
