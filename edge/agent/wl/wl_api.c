@@ -255,6 +255,11 @@ static void on_pending_timer(uv_timer_t *t)
   arm_pending(a);
 }
 
+/* Deadlines are now + pending_ms on a monotonic clock, so a new one is
+ * never earlier than those already set: a running timer already fires in
+ * time, and only an idle one needs starting. Clearing never re-arms: a
+ * timer that finds nothing due re-arms itself (on_pending_timer). Both
+ * stay O(1) however many streams wait. */
 static void set_pending(struct wl_call *wc)
 {
   struct wl_api *a = wc->api;
@@ -262,7 +267,8 @@ static void set_pending(struct wl_call *wc)
   if (wc->pending_deadline) return;
   wc->pending_deadline = uv_now(a->loop) + a->opts.pending_ms;
   a->st.pending++;
-  arm_pending(a);
+  if (!uv_is_active((uv_handle_t *)a->pending_timer))
+    uv_timer_start(a->pending_timer, on_pending_timer, a->opts.pending_ms, 0);
 }
 
 static void clear_pending(struct wl_call *wc)
@@ -270,7 +276,6 @@ static void clear_pending(struct wl_call *wc)
   if (!wc->pending_deadline) return;
   wc->pending_deadline = 0;
   wc->api->st.pending--;
-  arm_pending(wc->api);
 }
 
 /* Hints: a non-empty hint must be unique within a response; later
