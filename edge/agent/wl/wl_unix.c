@@ -234,13 +234,19 @@ out:
   return r;
 }
 
-static int add_user(struct wl_selectors *s, uid_t uid)
+/* The name of a uid (group = 0) or gid (group = 1) from the NSS
+ * databases into *name (free()); *name stays NULL when it has none, or
+ * the lookup failed. CAIRN_ERR_NOMEM only. */
+static int id_name(int group, unsigned long id, char **name)
 {
-  struct passwd pw, *res = NULL;
+  struct passwd pw, *pres = NULL;
+  struct group gr, *gres = NULL;
+  const char *found = NULL;
   size_t len = 1024;
   char *buf = NULL;
-  int e, r = CAIRN_OK;
+  int e;
 
+  *name = NULL;
   for (;;) {
     char *nb = realloc(buf, len);
     if (!nb) {
@@ -248,37 +254,46 @@ static int add_user(struct wl_selectors *s, uid_t uid)
       return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
     }
     buf = nb;
-    e = getpwuid_r(uid, &pw, buf, len, &res);
+    if (group) {
+      e = getgrgid_r((gid_t)id, &gr, buf, len, &gres);
+      found = e == 0 && gres ? gres->gr_name : NULL;
+    } else {
+      e = getpwuid_r((uid_t)id, &pw, buf, len, &pres);
+      found = e == 0 && pres ? pres->pw_name : NULL;
+    }
     if (e != ERANGE || len >= NAME_BUF_MAX) break;
     len *= 2;
   }
-  if (e == 0 && res && res->pw_name && *res->pw_name)
-    r = wl_selectors_addf(s, "unix", "user:%s", res->pw_name);
+  if (found && *found && !(*name = strdup(found))) {
+    free(buf);
+    return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+  }
   free(buf);
+  return CAIRN_OK;
+}
+
+static int add_user(struct wl_selectors *s, uid_t uid)
+{
+  char *name = NULL;
+  int r = id_name(0, (unsigned long)uid, &name);
+
+  if (r == CAIRN_OK && name)
+    r = wl_selectors_addf(s, "unix", "user:%s", name);
+  free(name);
   return r;
 }
 
-static int add_group(struct wl_selectors *s, gid_t gid, const char *prefix)
+/* Adds <prefix>:<name> for each prefix (NULL-terminated) when gid has a
+ * name: one lookup for all of them. */
+static int add_group(struct wl_selectors *s, gid_t gid,
+                     const char *const *prefixes)
 {
-  struct group gr, *res = NULL;
-  size_t len = 1024;
-  char *buf = NULL;
-  int e, r = CAIRN_OK;
+  char *name = NULL;
+  int r = id_name(1, (unsigned long)gid, &name);
 
-  for (;;) {
-    char *nb = realloc(buf, len);
-    if (!nb) {
-      free(buf);
-      return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-    }
-    buf = nb;
-    e = getgrgid_r(gid, &gr, buf, len, &res);
-    if (e != ERANGE || len >= NAME_BUF_MAX) break;
-    len *= 2;
-  }
-  if (e == 0 && res && res->gr_name && *res->gr_name)
-    r = wl_selectors_addf(s, "unix", "%s:%s", prefix, res->gr_name);
-  free(buf);
+  for (size_t i = 0; r == CAIRN_OK && name && prefixes[i]; i++)
+    r = wl_selectors_addf(s, "unix", "%s:%s", prefixes[i], name);
+  free(name);
   return r;
 }
 
@@ -390,13 +405,14 @@ static int proc_selectors(struct wl_unix *u, pid_t pid,
   struct stat sb;
   char hex[2 * WC_SHA256_DIGEST_SIZE + 1];
 
+  static const char *const both[] = {"group", "supplementary_group", NULL};
+
   for (i = 0; i < pi->n_groups; i++) {
     gid_t g = (gid_t)pi->groups[i];
     if ((r = wl_selectors_addf(s, "unix", "gid:%lu", pi->groups[i])) != 0 ||
         (r = wl_selectors_addf(s, "unix", "supplementary_gid:%lu",
                                pi->groups[i])) != 0 ||
-        (r = add_group(s, g, "group")) != 0 ||
-        (r = add_group(s, g, "supplementary_group")) != 0)
+        (r = add_group(s, g, both)) != 0)
       return r;
   }
   if (u->opts.no_path) return CAIRN_OK;
@@ -444,6 +460,7 @@ int wl_unix_attest(struct wl_unix *u, const struct cairn_grpc_peer *peer,
   struct proc_info pi = {0};
   unsigned long long st1 = 0, st2 = 0;
   size_t i;
+  static const char *const primary[] = {"group", NULL};
 
   if (!peer || peer->uid == (uid_t)-1 || peer->gid == (gid_t)-1)
     return cairn_seterr(CAIRN_ERR_DENIED, "the caller's credentials are "
@@ -453,7 +470,7 @@ int wl_unix_attest(struct wl_unix *u, const struct cairn_grpc_peer *peer,
       (r = wl_selectors_addf(out, "unix", "gid:%lu",
                              (unsigned long)peer->gid)) != 0 ||
       (r = add_user(out, peer->uid)) != 0 ||
-      (r = add_group(out, peer->gid, "group")) != 0)
+      (r = add_group(out, peer->gid, primary)) != 0)
     goto out;
 
   if (peer->pid > 0 && proc_start_time(u, peer->pid, &st1) == CAIRN_OK &&
