@@ -962,6 +962,22 @@ int cairn_key_export_private_pem(const struct cairn_key *k, char **pem,
   return r;
 }
 
+int cairn_key_export_pkcs8_der(const struct cairn_key *k, uint8_t **der,
+                               size_t *len)
+{
+  uint8_t buf[DER_SCRATCH];
+  size_t n = 0;
+  int r;
+
+  *der = NULL;
+  *len = 0;
+  if ((r = pkcs8_der(k, buf, &n)) == CAIRN_OK &&
+      (r = dup_bytes(buf, n, der)) == CAIRN_OK)
+    *len = n;
+  cairn_memzero(buf, sizeof buf);
+  return r;
+}
+
 int cairn_key_export_pkcs8_pem(const struct cairn_key *k, char **pem,
                                size_t *len)
 {

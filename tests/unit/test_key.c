@@ -194,6 +194,59 @@ static void test_roundtrip(void)
   for (size_t i = 0; i < 2; i++) roundtrip_one(TYPES[i]);
 }
 
+/* PKCS#8 DER is exactly the decoded body of the PKCS#8 PEM, re-imports
+ * with its private part, and a public-only key is refused like the PEM
+ * variant. */
+static void pkcs8_der_one(enum cairn_key_type t)
+{
+  struct cairn_key *k = NULL, *k2 = NULL, *pub = NULL;
+  uint8_t *der = NULL, *body = NULL;
+  char *pem = NULL;
+  size_t len = 0, blen = 0, plen = 0, off = 0;
+  char label[CAIRN_PEM_LABEL_MAX] = "";
+
+  CHECK_OK(cairn_key_generate(t, &k));
+  if (!k) return;
+  CHECK_OK(cairn_key_export_pkcs8_der(k, &der, &len));
+  CHECK_OK(cairn_key_export_pkcs8_pem(k, &pem, &plen));
+  CHECK_OK(cairn_pem_next(pem, plen, &off, label, &body, &blen,
+                          CAIRN_KEY_DER_MAX));
+  CHECK_STR_EQ(label, "PRIVATE KEY");
+  CHECK(der && body && len > 0 && len == blen &&
+        memcmp(der, body, len) == 0);
+  CHECK_OK(cairn_key_import_der(der, len, &k2));
+  CHECK(k2 && cairn_key_has_private(k2) && cairn_key_public_equal(k, k2));
+  cairn_key_free(k2);
+  k2 = NULL;
+  /* Not the SEC1 encoding. */
+  cairn_freezero(body, blen);
+  body = NULL;
+  CHECK_OK(cairn_key_export_private_der(k, &body, &blen));
+  CHECK(body && (blen != len || memcmp(body, der, len) != 0));
+  cairn_freezero(body, blen);
+  cairn_freezero(der, len);
+  cairn_freezero(pem, plen);
+
+  CHECK_OK(cairn_key_public(k, &pub));
+  if (pub) {
+    der = (uint8_t *)"x";
+    len = 7;
+    CHECK_ERR(cairn_key_export_pkcs8_der(pub, &der, &len), CAIRN_ERR_INVAL);
+    CHECK(der == NULL && len == 0);
+    pem = (char *)"x";
+    plen = 7;
+    CHECK_ERR(cairn_key_export_pkcs8_pem(pub, &pem, &plen), CAIRN_ERR_INVAL);
+    CHECK(pem == NULL && plen == 0);
+  }
+  cairn_key_free(pub);
+  cairn_key_free(k);
+}
+
+static void test_pkcs8_der(void)
+{
+  for (size_t i = 0; i < 2; i++) pkcs8_der_one(TYPES[i]);
+}
+
 /* openssl reads what we write, and derives the same public key and key
  * identifier. */
 static void test_openssl_reads_ours(void)
@@ -1093,6 +1146,7 @@ int main(void)
 {
   RUN(test_types);
   RUN(test_roundtrip);
+  RUN(test_pkcs8_der);
   RUN(test_openssl_reads_ours);
   RUN(test_openssl_keys_import);
   RUN(test_files);

@@ -14,7 +14,6 @@
 #include "cairn/key.h"
 #include "cairn/log.h"
 #include "cairn/msg.h"
-#include "cairn/pem.h"
 #include "cairn/util.h"
 
 #define MOD "wl"
@@ -264,13 +263,37 @@ static void bstore_free(struct wl_bstore *bs)
   free(bs);
 }
 
+/* The concatenated DER of every certificate of l (NULL or empty: a
+ * zero-length, non-NULL buffer). *der: free(). */
+static int list_der(const struct cairn_cert_list *l, uint8_t **der,
+                    size_t *len)
+{
+  size_t i, n = l ? cairn_cert_list_count(l) : 0, total = 0, off = 0;
+
+  *der = NULL;
+  *len = 0;
+  for (i = 0; i < n; i++) {
+    size_t clen;
+    cairn_cert_der(cairn_cert_list_at(l, i), &clen);
+    total += clen;
+  }
+  *der = malloc(total ? total : 1);
+  if (!*der) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+  for (i = 0; i < n; i++) {
+    size_t clen;
+    const uint8_t *d = cairn_cert_der(cairn_cert_list_at(l, i), &clen);
+    memcpy(*der + off, d, clen);
+    off += clen;
+  }
+  *len = total;
+  return CAIRN_OK;
+}
+
 /* A bundle copy with its Workload API encodings. */
 static int bstore_make(const struct cairn_bundle *b, struct wl_bstore **out)
 {
   int r = CAIRN_ERR_INTERNAL;
   struct wl_bstore *bs;
-  const struct cairn_cert_list *l;
-  size_t i, n, total = 0, off = 0;
 
   *out = NULL;
   bs = calloc(1, sizeof *bs);
@@ -278,25 +301,8 @@ static int bstore_make(const struct cairn_bundle *b, struct wl_bstore **out)
   snprintf(bs->td, sizeof bs->td, "%s", cairn_bundle_td(b));
   snprintf(bs->td_id, sizeof bs->td_id, "%s%s", CAIRN_ID_SCHEME, bs->td);
   if ((r = cairn_bundle_dup(b, &bs->b)) != CAIRN_OK) goto out;
-  l = cairn_bundle_x509(bs->b);
-  n = l ? cairn_cert_list_count(l) : 0;
-  for (i = 0; i < n; i++) {
-    size_t len;
-    cairn_cert_der(cairn_cert_list_at(l, i), &len);
-    total += len;
-  }
-  bs->x509_der = malloc(total ? total : 1);
-  if (!bs->x509_der) {
-    r = cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-    goto out;
-  }
-  for (i = 0; i < n; i++) {
-    size_t len;
-    const uint8_t *d = cairn_cert_der(cairn_cert_list_at(l, i), &len);
-    memcpy(bs->x509_der + off, d, len);
-    off += len;
-  }
-  bs->x509_len = total;
+  r = list_der(cairn_bundle_x509(bs->b), &bs->x509_der, &bs->x509_len);
+  if (r != CAIRN_OK) goto out;
   r = cairn_bundle_write_json(bs->b, CAIRN_BUNDLE_JSON_NO_X509 |
                                          CAIRN_BUNDLE_JSON_STANDARD_JWKS,
                               &bs->jwks, &bs->jwks_len);
@@ -988,40 +994,17 @@ const struct wl_entry *wl_cache_entry_get(const struct wl_cache *c,
  * SVIDs
  * ====================================================================== */
 
-/* PKCS#8 DER of a private key (*der: cairn_freezero()). */
-static int key_pkcs8_der(const struct cairn_key *key, uint8_t **der,
-                         size_t *len)
-{
-  int r;
-  char *pem = NULL;
-  size_t plen = 0, off = 0;
-  char label[CAIRN_PEM_LABEL_MAX];
-
-  *der = NULL;
-  *len = 0;
-  if ((r = cairn_key_export_pkcs8_pem(key, &pem, &plen)) != CAIRN_OK) return r;
-  r = cairn_pem_next(pem, plen, &off, label, der, len, CAIRN_KEY_DER_MAX);
-  cairn_freezero(pem, plen);
-  if (r == CAIRN_OK && strcmp(label, "PRIVATE KEY") != 0) {
-    cairn_freezero(*der, *len);
-    *der = NULL;
-    *len = 0;
-    r = cairn_seterr(CAIRN_ERR_INTERNAL, "unexpected PEM label %s", label);
-  }
-  return r;
-}
-
 int wl_cache_svid_set(struct wl_cache *c, const char *id,
                       const struct cairn_cert_list *chain,
                       const struct cairn_key *key)
 {
   int r = CAIRN_ERR_INTERNAL, found;
-  size_t pos, i, n, total = 0, off = 0;
+  size_t pos, n;
   struct wl_item *it;
   const struct cairn_cert *leaf;
   struct cairn_id lid;
   uint8_t *der = NULL, *kder = NULL;
-  size_t klen = 0;
+  size_t dlen = 0, klen = 0;
   time_t now = cairn_now();
 
   if (!id || !chain || !key)
@@ -1053,26 +1036,14 @@ int wl_cache_svid_set(struct wl_cache *c, const char *id,
                           "trust bundle: %s", id, cairn_errdetail());
     }
   }
-  for (i = 0; i < n; i++) {
-    size_t len;
-    cairn_cert_der(cairn_cert_list_at(chain, i), &len);
-    total += len;
-  }
-  der = malloc(total);
-  if (!der) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-  for (i = 0; i < n; i++) {
-    size_t len;
-    const uint8_t *d = cairn_cert_der(cairn_cert_list_at(chain, i), &len);
-    memcpy(der + off, d, len);
-    off += len;
-  }
-  if ((r = key_pkcs8_der(key, &kder, &klen)) != CAIRN_OK) {
+  if ((r = list_der(chain, &der, &dlen)) != CAIRN_OK) return r;
+  if ((r = cairn_key_export_pkcs8_der(key, &kder, &klen)) != CAIRN_OK) {
     free(der);
     return r;
   }
   svid_drop(c, it);
   it->chain_der = der;
-  it->chain_len = total;
+  it->chain_len = dlen;
   it->key_der = kder;
   it->key_len = klen;
   it->svid.present = 1;

@@ -67,11 +67,16 @@ int cairn_key_import_der(const uint8_t *der, size_t len,
                          struct cairn_key **out);
 
 /* Export. Private exports (SEC1 DER / "EC PRIVATE KEY" PEM, and PKCS#8
- * "PRIVATE KEY" PEM) need a private key; free the result with
+ * DER / "PRIVATE KEY" PEM) need a private key; free the result with
  * cairn_freezero(p, len). Public exports are SPKI; free with free().
  * PEM outputs are NUL-terminated (len excludes the NUL). */
 int cairn_key_export_private_der(const struct cairn_key *k, uint8_t **der,
                                  size_t *len);
+/* PKCS#8 DER (the body of the "PRIVATE KEY" PEM below). *der: free with
+ * cairn_freezero(*der, *len); same errors as cairn_key_export_pkcs8_pem
+ * (a key without a private part is CAIRN_ERR_INVAL; *der NULL, *len 0). */
+int cairn_key_export_pkcs8_der(const struct cairn_key *k, uint8_t **der,
+                               size_t *len);
 int cairn_key_export_private_pem(const struct cairn_key *k, char **pem,
                                  size_t *len);
 int cairn_key_export_pkcs8_pem(const struct cairn_key *k, char **pem,
