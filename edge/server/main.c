@@ -201,7 +201,7 @@ static const char *tfmt(int64_t t, char *buf, size_t n)
 static void log_budget(struct edge *e)
 {
   struct cairn_ca_state s;
-  int64_t now = (int64_t)cairn_now(), l, due;
+  int64_t now = (int64_t)cairn_now();
   char left[32], t1[32], t2[32], next[160];
 
   cairn_ca_get_status(e->core.ca, &s);
@@ -212,10 +212,8 @@ static void log_budget(struct edge *e)
     snprintf(next, sizeof next, "next X.509 CA requested from the upstream, "
              "not ready");
   } else if (s.x509_current.state == CAIRN_CA_SLOT_ACTIVE) {
-    l = s.x509_current.not_after - s.x509_current.not_before;
-    due = s.x509_current.not_after - (l / 2 < 30 * 86400 ? l / 2 : 30 * 86400);
     snprintf(next, sizeof next, "next X.509 CA not ready (asked for from %s)",
-             tfmt(due, t2, sizeof t2));
+             tfmt(s.x509_current.prepare_at, t2, sizeof t2));
   } else {
     snprintf(next, sizeof next, "no X.509 CA yet");
   }
@@ -282,7 +280,6 @@ static void tick_once(struct edge *e)
   else try_authority(e);
   if (e->stopping) return;
   eu_forward_jwt_keys(e->up, e->core.ca);
-  update_status(e);
 }
 
 static void on_tick(uv_timer_t *t) { tick_once(t->data); }
@@ -353,7 +350,7 @@ static void on_poll(uv_timer_t *t)
 static void on_budget(uv_timer_t *t)
 {
   struct edge *e = t->data;
-  update_status(e);
+  update_status(e); /* log_budget() prints e->status */
   log_budget(e);
 }
 

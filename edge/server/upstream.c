@@ -70,7 +70,6 @@ struct fwd_failed {
 struct eu {
   uv_loop_t *loop;
   struct eu_opts o;
-  const struct cairn_srvconf *cfg;
   struct ea_conf *conf;           /* the agent module's configuration */
   struct ea_agent *agent;
   struct cairn_net_client *client;  /* the node session, not owned */
@@ -167,25 +166,38 @@ out:
   return r;
 }
 
+/* Adopts b (taken over) as the upstream's bundle and hands it to
+ * on_bundle, unless its content is the one held already (a change of the
+ * sequence alone is no change). */
+static void adopt(struct eu *u, struct cairn_bundle *b)
+{
+  if (u->up_bundle && cairn_bundle_content_equal(u->up_bundle, b)) {
+    cairn_bundle_free(b);
+    return;
+  }
+  cairn_bundle_free(u->up_bundle);
+  u->up_bundle = b;
+  if (u->connected) u->last_contact = cairn_now();
+  if (u->o.on_bundle) u->o.on_bundle(u->up_bundle, u->o.arg);
+}
+
 /* Adopts a bundle JSON of the upstream (from an answer). */
 static void take_bundle_json(struct eu *u, const char *json)
 {
   struct cairn_bundle *b = NULL;
 
   if (!json || !json[0]) return;
-  if (cairn_bundle_parse_json(u->cfg->trust_domain, json, strlen(json), 0,
+  if (cairn_bundle_parse_json(u->o.cfg->trust_domain, json, strlen(json), 0,
                               &b) != CAIRN_OK) {
     CAIRN_LOGW(MOD, "ignoring an unreadable bundle from the upstream: %s",
                cairn_errdetail());
     return;
   }
-  if (cairn_cert_list_count(cairn_bundle_x509(b)) > 0) {
-    cairn_bundle_free(u->up_bundle);
-    u->up_bundle = b;
-    b = NULL;
-    if (u->o.on_bundle) u->o.on_bundle(u->up_bundle, u->o.arg);
+  if (cairn_cert_list_count(cairn_bundle_x509(b)) == 0) {
+    cairn_bundle_free(b);
+    return;
   }
-  cairn_bundle_free(b);
+  adopt(u, b);
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -450,16 +462,14 @@ static void on_bundle(const struct cairn_bundle *b, void *arg)
   struct eu *u = arg;
   struct cairn_bundle *c = NULL;
 
+  /* Checked here too: no copy of an unchanged bundle. */
   if (u->up_bundle && cairn_bundle_content_equal(u->up_bundle, b)) return;
   if (cairn_bundle_dup(b, &c) != CAIRN_OK) {
     CAIRN_LOGE(MOD, "cannot copy the upstream's bundle: %s",
                cairn_errdetail());
     return;
   }
-  cairn_bundle_free(u->up_bundle);
-  u->up_bundle = c;
-  if (u->connected) u->last_contact = cairn_now();
-  if (u->o.on_bundle) u->o.on_bundle(u->up_bundle, u->o.arg);
+  adopt(u, c);
 }
 
 static void on_agent_exit(struct ea_agent *a, int code, void *arg)
@@ -702,14 +712,13 @@ int eu_new(uv_loop_t *loop, const struct eu_opts *opts, struct eu **out)
   if (u->o.backoff_max_ms < u->o.backoff_min_ms)
     u->o.backoff_max_ms = u->o.backoff_min_ms;
   if (!u->o.timeout_ms) u->o.timeout_ms = CAIRN_NET_TIMEOUT_DEFAULT_MS;
-  u->cfg = opts->cfg;
   u->since = cairn_now();
   for (int k = 0; k < RQ__N; k++) {
     u->cbs[k].u = u;
     u->cbs[k].kind = (enum rq_kind)k;
     u->rq[k].backoff = u->o.backoff_min_ms;
   }
-  if ((r = build_conf(u->cfg, &u->conf))) {
+  if ((r = build_conf(u->o.cfg, &u->conf))) {
     free(u);
     return r;
   }
@@ -739,7 +748,7 @@ int eu_start(struct eu *u)
                         "configured: set join_token in UpstreamAuthority "
                         "\"%s\" plugin_data (or pass -joinToken) to attest to "
                         "the upstream",
-                        u->conf->data_dir, u->cfg->upstream_plugin);
+                        u->conf->data_dir, u->o.cfg->upstream_plugin);
   ea_agent_opts_init(&ao);
   ao.conf = u->conf;
   ao.backoff_min_ms = u->o.backoff_min_ms;
@@ -814,8 +823,8 @@ const char *eu_status_text(const struct eu *u, char *out, size_t len)
   struct eu_status st;
   char t1[32], t2[32], t3[32];
   int n = 0;
-  const char *host = u ? u->cfg->upstream_address : "?";
-  int port = u ? u->cfg->upstream_port : 0;
+  const char *host = u ? u->o.cfg->upstream_address : "?";
+  int port = u ? u->o.cfg->upstream_port : 0;
 
   eu_get_status(u, &st);
   switch (st.phase) {

@@ -1072,6 +1072,7 @@ static void slot_info(const struct ca_slot *s, struct cairn_ca_slot_info *o)
                                           : CAIRN_CA_SLOT_PREPARED;
   o->not_before = s->not_before;
   o->not_after = s->not_after;
+  if (o->state == CAIRN_CA_SLOT_ACTIVE) o->prepare_at = prepare_at(s);
   snprintf(o->id, sizeof o->id, "%s", s->id);
 }
 
@@ -1091,7 +1092,6 @@ void cairn_ca_get_status(const struct cairn_ca *ca,
   out->upstream = ca->upstream;
   out->x509_pending = ca->pend_x509 != NULL;
   out->jwt_pending = ca->pend_jwt != NULL;
-  out->min_life = cairn__ca_min_life(ca);
 }
 
 /* ---- cairn-edge: the upstream's bundle ------------------------------ */

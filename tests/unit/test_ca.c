@@ -174,6 +174,9 @@ static void test_fresh_start(void)
   CHECK_INT_EQ(s.jwt_next.state, CAIRN_CA_SLOT_EMPTY);
   CHECK_INT_EQ(s.x509_current.not_after, T0 + DAY);
   CHECK_INT_EQ(s.x509_current.not_before, T0 - CAIRN_CERT_BACKDATE);
+  CHECK_INT_EQ(s.x509_current.prepare_at,
+               T0 + DAY - (DAY + CAIRN_CERT_BACKDATE) / 2);
+  CHECK_INT_EQ(s.x509_next.prepare_at, 0);
   CHECK_INT_EQ(s.jwt_current.not_after, T0 + DAY);
   CHECK_INT_EQ(strlen(s.x509_current.id), 40);
   CHECK_INT_EQ(strlen(s.jwt_current.id), 32);
@@ -1427,7 +1430,7 @@ static void test_upstream_async(void)
   CHECK_INT_EQ(s.jwt_current.state, CAIRN_CA_SLOT_EMPTY);
   CHECK_INT_EQ(s.x509_pending, 1);
   CHECK_INT_EQ(s.jwt_pending, 1);
-  CHECK_INT_EQ(s.min_life, DAY / 6);
+  CHECK_INT_EQ(s.x509_current.prepare_at, 0); /* no active slot */
   CHECK_INT_EQ(u.again, 1);
   CHECK_INT_EQ(u.jwt_again, 1);
   CHECK_ERR(cairn_ca_sign_x509_svid(ca, other, "spiffe://" TD "/w", NULL, 0,
@@ -1468,6 +1471,11 @@ static void test_upstream_async(void)
   cairn_ca_get_status(ca, &s);
   CHECK_INT_EQ(s.x509_current.state, CAIRN_CA_SLOT_ACTIVE);
   CHECK_INT_EQ(s.x509_pending, 0);
+  /* Lifetime under 60 days: the next one is prepared at half life. */
+  CHECK(s.x509_current.not_after - s.x509_current.not_before < 60 * DAY);
+  CHECK_INT_EQ(s.x509_current.prepare_at,
+               s.x509_current.not_after -
+                   (s.x509_current.not_after - s.x509_current.not_before) / 2);
   CHECK_OK(cairn_ca_sign_x509_svid(ca, other, "spiffe://" TD "/w", NULL, 0,
                                    60, &chain));
   CHECK_INT_EQ(cairn_cert_list_count(chain), 2);

@@ -221,6 +221,9 @@ struct cairn_ca_slot_info {
   enum cairn_ca_slot_state state;
   int64_t not_before;
   int64_t not_after;
+  /* ACTIVE: when the manager starts preparing the next one,
+   * not_after - min(L/2, 30 days) for the lifetime L; 0 otherwise. */
+  int64_t prepare_at;
   char id[129];        /* X.509: SKID hex; JWT: kid */
 };
 /* (Named _state, not _status: C struct and enum tags share one namespace
@@ -235,7 +238,6 @@ struct cairn_ca_state {
   /* Upstream callback: a preparation waits for the upstream's answer
    * (the callback returned CAIRN_ERR_AGAIN and the key is pending). */
   int x509_pending, jwt_pending;
-  int64_t min_life;    /* activation threshold, min(ca_ttl/6, 7 days) */
 };
 void cairn_ca_get_status(const struct cairn_ca *ca,
                          struct cairn_ca_state *out);
