@@ -258,6 +258,17 @@ static void end_session(struct cairn_net_client *c, int err,
   char why[REASON_LEN];
 
   snprintf(why, sizeof why, "%s", reason);
+  /* Nothing of the session may outlive our reference. libcoap 4.3.1 keeps
+   * the confirmable messages of a session dropped by an ICMP error queued
+   * for retransmission, each holding a reference; the last retransmission
+   * opens a new handshake, drops its reference, frees the session and then
+   * queues the message on the freed session (a write after free and a lost
+   * message). Dropping the session's queues first (our on_nack only marks
+   * the requests, failed below) ends that; the Observe cancellations of
+   * the release would start a handshake on a dead session, and our server
+   * ends a peer's observations with its DTLS session anyway. */
+  coap_session_set_no_observe_cancel(c->sess);
+  coap_session_disconnected(c->sess, COAP_NACK_NOT_DELIVERABLE);
   coap_session_release(c->sess);
   c->sess = NULL;
   c->verified = c->up = 0;
