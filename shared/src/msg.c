@@ -154,50 +154,6 @@ static void pop(struct ctx *c, size_t saved)
 
 /* ---- text rules shared by decoder and encoder --------------------------- */
 
-/* 0: valid UTF-8 without U+0000; 1: not UTF-8; 2: contains NUL. */
-static int utf8_check(const uint8_t *s, size_t n)
-{
-  size_t i = 0;
-  while (i < n) {
-    uint8_t b = s[i];
-    size_t k;
-    uint32_t cp, min;
-    if (b == 0)
-      return 2;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    if (b >= 0xc2 && b <= 0xdf) {
-      k = 1;
-      cp = b & 0x1f;
-      min = 0x80;
-    } else if (b >= 0xe0 && b <= 0xef) {
-      k = 2;
-      cp = b & 0x0f;
-      min = 0x800;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      k = 3;
-      cp = b & 0x07;
-      min = 0x10000;
-    } else {
-      return 1;
-    }
-    if (n - i - 1 < k)
-      return 1;
-    for (size_t j = 1; j <= k; j++) {
-      uint8_t cb = s[i + j];
-      if ((cb & 0xc0) != 0x80)
-        return 1;
-      cp = (cp << 6) | (cb & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return 1;
-    i += k + 1;
-  }
-  return 0;
-}
-
 /* Length and encoding of a text value; what names it inside a compound
  * value ("selector type") or is NULL for the field itself. */
 static int check_text(struct ctx *c, const char *what, const uint8_t *s,
@@ -212,7 +168,7 @@ static int check_text(struct ctx *c, const char *what, const uint8_t *s,
                            min);
   if (len > max)
     return fail(c, c->code, "%s%slonger than %zu bytes", w, sp, max);
-  u = utf8_check(s, len);
+  u = cairn_utf8_check(s, len);
   if (u == 1)
     return fail(c, c->code, "%s%snot valid UTF-8", w, what ? " is " : "");
   if (u == 2)
@@ -697,7 +653,7 @@ static int dec_map_body(struct ctx *c, const struct cairn__msg_desc *md,
     if (kt.len > CAIRN_MSG_KEY_MAX)
       return fail(c, CAIRN_ERR_PARSE, "map key longer than %d bytes",
                   CAIRN_MSG_KEY_MAX);
-    if (utf8_check(kt.p, kt.len) != 0)
+    if (cairn_utf8_check(kt.p, kt.len) != 0)
       return fail(c, CAIRN_ERR_PARSE, "map key is not valid UTF-8");
     for (size_t j = 0; j < i; j++) {
       if (keys[j].len == kt.len && memcmp(keys[j].p, kt.p, kt.len) == 0) {

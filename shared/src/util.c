@@ -322,3 +322,46 @@ void cairn_hex(const uint8_t *in, size_t n, char *out)
   }
   out[2 * n] = 0;
 }
+
+int cairn_utf8_check(const uint8_t *s, size_t n)
+{
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = s[i];
+    size_t k;
+    uint32_t cp, min;
+    if (b == 0)
+      return 2;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    if (b >= 0xc2 && b <= 0xdf) {
+      k = 1;
+      cp = b & 0x1f;
+      min = 0x80;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      k = 2;
+      cp = b & 0x0f;
+      min = 0x800;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      k = 3;
+      cp = b & 0x07;
+      min = 0x10000;
+    } else {
+      return 1;
+    }
+    if (n - i - 1 < k)
+      return 1;
+    for (size_t j = 1; j <= k; j++) {
+      uint8_t cb = s[i + j];
+      if ((cb & 0xc0) != 0x80)
+        return 1;
+      cp = (cp << 6) | (cb & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return 1;
+    i += k + 1;
+  }
+  return 0;
+}

@@ -293,6 +293,48 @@ static void test_duration(void)
   CHECK_STR_EQ(cairn_duration_format(-61, buf, sizeof buf), "-1m1s");
 }
 
+/* Every rule of cairn_utf8_check, at the edges. */
+static void test_utf8(void)
+{
+  static const struct {
+    const char *bytes;
+    size_t n;
+    int want;
+  } cases[] = {
+      {"", 0, 0},
+      {"plain ascii", 11, 0},
+      {"\xc3\xa9t\xc3\xa9", 5, 0},               /* U+00E9 */
+      {"\xe2\x82\xac", 3, 0},                     /* U+20AC */
+      {"\xf0\x9f\x98\x80", 4, 0},                 /* U+1F600 */
+      {"\xf4\x8f\xbf\xbf", 4, 0},                 /* U+10FFFF */
+      {"\xed\x9f\xbf", 3, 0},                     /* U+D7FF */
+      {"\xee\x80\x80", 3, 0},                     /* U+E000 */
+      {"a\0b", 3, 2},                             /* NUL */
+      {"\x80", 1, 1},                              /* lone continuation */
+      {"\xc0\xaf", 2, 1},                          /* overlong '/' */
+      {"\xc1\xbf", 2, 1},                          /* overlong */
+      {"\xe0\x80\xaf", 3, 1},                      /* overlong, 3 bytes */
+      {"\xf0\x80\x80\xaf", 4, 1},                  /* overlong, 4 bytes */
+      {"\xed\xa0\x80", 3, 1},                      /* U+D800 surrogate */
+      {"\xed\xbf\xbf", 3, 1},                      /* U+DFFF surrogate */
+      {"\xf4\x90\x80\x80", 4, 1},                  /* U+110000 */
+      {"\xf5\x80\x80\x80", 4, 1},                  /* bad lead byte */
+      {"\xff", 1, 1},
+      {"\xc3", 1, 1},                              /* truncated */
+      {"\xe2\x82", 2, 1},                          /* truncated */
+      {"\xc3(", 2, 1},                             /* bad continuation */
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int got = cairn_utf8_check((const uint8_t *)cases[i].bytes, cases[i].n);
+    if (got != cases[i].want)
+      printf("# case %zu: got %d, want %d\n", i, got, cases[i].want);
+    CHECK_INT_EQ(got, cases[i].want);
+  }
+  /* The length bounds the read: a valid prefix of invalid bytes. */
+  CHECK_INT_EQ(cairn_utf8_check((const uint8_t *)"ab\xff", 2), 0);
+}
+
 static void test_misc(void)
 {
   char buf[64];
@@ -326,5 +368,6 @@ int main(void)
   RUN(test_files);
   RUN(test_duration);
   RUN(test_misc);
+  RUN(test_utf8);
   return test_done();
 }

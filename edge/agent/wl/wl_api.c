@@ -20,7 +20,6 @@
 
 #define MOD "wl.api"
 #define SVC "/SpiffeWorkloadAPI/"
-#define AUD_LEN_MAX 1024
 #define STRUCT_DEPTH_MAX 32
 
 #define MSG_HEADER "security header missing from request"
@@ -63,7 +62,6 @@ struct wl_call {
   int linked;
   /* streams */
   struct wl_sub *sub;
-  uint64_t sent;
   uint64_t pending_deadline;      /* uv_now() ms; 0 = not pending */
   uint8_t digest[WC_SHA256_DIGEST_SIZE];
   int have_digest;
@@ -467,7 +465,6 @@ static void stream_update(struct wl_call *wc)
   }
   memcpy(wc->digest, dig, sizeof dig);
   wc->have_digest = 1;
-  wc->sent++;
   a->st.stream_msgs++;
 }
 
@@ -1040,33 +1037,11 @@ static void attest_after(uv_work_t *w, int status)
   api_release(a);
 }
 
-/* 1 when s is well-formed UTF-8 (no overlong forms, surrogates or code
- * points past U+10FFFF): proto3 strings must be, and tokens and audiences
- * travel on as JSON. */
+/* 1 when s is well-formed UTF-8 without U+0000: proto3 strings must be,
+ * and tokens and audiences travel on as JSON. */
 static int utf8_ok(const char *s)
 {
-  const unsigned char *p = (const unsigned char *)s;
-
-  while (*p) {
-    unsigned c = *p, n, cp, i;
-    if (c < 0x80) {
-      p++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
-    else return 0;
-    for (i = 1; i <= n; i++) {
-      if ((p[i] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    p += n + 1;
-  }
-  return 1;
+  return cairn_utf8_check((const uint8_t *)s, strlen(s)) == 0;
 }
 
 static int header_ok(struct cairn_grpc_call *call)
@@ -1148,9 +1123,9 @@ static void handle(struct cairn_grpc_call *call, const uint8_t *req,
         bad = MSG_UTF8;
         break;
       }
-      if (n == 0 || n > AUD_LEN_MAX) {
+      if (n == 0 || n > WL_AUDIENCE_LEN_MAX) {
         snprintf(msg, sizeof msg, "audience %zu must be 1..%d bytes", i,
-                 AUD_LEN_MAX);
+                 WL_AUDIENCE_LEN_MAX);
         bad = msg;
         break;
       }

@@ -226,6 +226,9 @@ size_t wl_cache_federated_count(const struct wl_cache *c);
 
 /* ---- JWT-SVIDs ---- */
 
+/* The longest audience (bytes) a JWT-SVID request may name. */
+#define WL_AUDIENCE_LEN_MAX 1024
+
 /* The cached JWT-SVID of spiffe_id for exactly this audience set (order
  * and duplicates do not matter), or NULL when there is none that is still
  * before its half life at now (0 = cairn_now()). The string belongs to the

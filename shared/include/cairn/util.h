@@ -61,4 +61,9 @@ void cairn_time_set_fake(time_t t);
 /* Lower-case hex encoding of n bytes into out (needs 2n+1). */
 void cairn_hex(const uint8_t *in, size_t n, char *out);
 
+/* Checks n bytes of text: 0 when they are well-formed UTF-8 (no overlong
+ * forms, UTF-16 surrogates or code points past U+10FFFF) without U+0000,
+ * 1 when they are not UTF-8, 2 when they are but contain a NUL. */
+int cairn_utf8_check(const uint8_t *s, size_t n);
+
 #endif
