@@ -108,26 +108,15 @@ static int cert_id_hex(const struct cairn_cert *c, char *out, size_t n)
 static int list_der(const struct cairn_cert_list *l, uint8_t **out,
                     size_t *outlen)
 {
-  size_t total = 0, off = 0, len;
-  uint8_t *p;
+  int r = cairn_cert_list_to_der(l, out, outlen);
 
-  *out = NULL;
-  *outlen = 0;
-  for (size_t i = 0; i < cairn_cert_list_count(l); i++) {
-    cairn_cert_der(cairn_cert_list_at(l, i), &len);
-    total += len;
+  if (r == CAIRN_OK && (*outlen == 0 || *outlen > CAIRN_STORE_BLOB_MAX)) {
+    r = cairn_seterr(CAIRN_ERR_TOO_BIG, "CA chain of %zu bytes", *outlen);
+    free(*out);
+    *out = NULL;
+    *outlen = 0;
   }
-  if (total == 0 || total > CAIRN_STORE_BLOB_MAX)
-    return cairn_seterr(CAIRN_ERR_TOO_BIG, "CA chain of %zu bytes", total);
-  if (!(p = malloc(total))) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-  for (size_t i = 0; i < cairn_cert_list_count(l); i++) {
-    const uint8_t *d = cairn_cert_der(cairn_cert_list_at(l, i), &len);
-    memcpy(p + off, d, len);
-    off += len;
-  }
-  *out = p;
-  *outlen = total;
-  return CAIRN_OK;
+  return r;
 }
 
 static void remove_key_file(const struct cairn_ca *ca, const char *ref)

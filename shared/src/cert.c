@@ -1173,6 +1173,26 @@ int cairn_cert_list_to_pem(const struct cairn_cert_list *l, char **pem,
   return CAIRN_OK;
 }
 
+int cairn_cert_list_to_der(const struct cairn_cert_list *l, uint8_t **der,
+                           size_t *len)
+{
+  size_t total = 0, off = 0, n = l ? l->n : 0;
+
+  if (!der || !len)
+    return cairn_seterr(CAIRN_ERR_INVAL, "cert list: out is NULL");
+  *der = NULL;
+  *len = 0;
+  for (size_t i = 0; i < n; i++) total += l->v[i]->der_len;
+  if (!(*der = malloc(total ? total : 1)))
+    return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(*der + off, l->v[i]->der, l->v[i]->der_len);
+    off += l->v[i]->der_len;
+  }
+  *len = total;
+  return CAIRN_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Signatures                                                          */
 /* ------------------------------------------------------------------ */

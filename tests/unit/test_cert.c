@@ -1142,6 +1142,21 @@ static void test_lists(void)
     CHECK_OK(cairn_cert_list_parse_der(cat, off, &l3));
     CHECK_INT_EQ(cairn_cert_list_count(l3), 3);
     CHECK(cairn_cert_equal(cairn_cert_list_at(l3, 2), p.root));
+    /* ... and back: the same bytes; nothing gives an empty buffer. */
+    {
+      uint8_t *back = NULL;
+      size_t blen = 0;
+      CHECK_OK(cairn_cert_list_to_der(l3, &back, &blen));
+      CHECK_INT_EQ(blen, off);
+      CHECK(back && memcmp(back, cat, off) == 0);
+      free(back);
+      back = NULL;
+      CHECK_OK(cairn_cert_list_to_der(NULL, &back, &blen));
+      CHECK(back != NULL);
+      CHECK_INT_EQ(blen, 0);
+      free(back);
+      CHECK_ERR(cairn_cert_list_to_der(l3, NULL, &blen), CAIRN_ERR_INVAL);
+    }
   }
   /* Single PEM, dup. */
   CHECK_OK(cairn_cert_to_pem(p.inter, &pem1, &n));

@@ -25,7 +25,6 @@
 #define FED_MAX 64
 #define HINT_MAX 1024
 #define ENTRY_SELECTORS_MAX 64
-#define AUD_LEN_MAX 1024
 #define EXPIRY_DELAY_MAX_MS (24u * 3600 * 1000)
 
 /* ======================================================================
@@ -263,32 +262,6 @@ static void bstore_free(struct wl_bstore *bs)
   free(bs);
 }
 
-/* The concatenated DER of every certificate of l (NULL or empty: a
- * zero-length, non-NULL buffer). *der: free(). */
-static int list_der(const struct cairn_cert_list *l, uint8_t **der,
-                    size_t *len)
-{
-  size_t i, n = l ? cairn_cert_list_count(l) : 0, total = 0, off = 0;
-
-  *der = NULL;
-  *len = 0;
-  for (i = 0; i < n; i++) {
-    size_t clen;
-    cairn_cert_der(cairn_cert_list_at(l, i), &clen);
-    total += clen;
-  }
-  *der = malloc(total ? total : 1);
-  if (!*der) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-  for (i = 0; i < n; i++) {
-    size_t clen;
-    const uint8_t *d = cairn_cert_der(cairn_cert_list_at(l, i), &clen);
-    memcpy(*der + off, d, clen);
-    off += clen;
-  }
-  *len = total;
-  return CAIRN_OK;
-}
-
 /* A bundle copy with its Workload API encodings. */
 static int bstore_make(const struct cairn_bundle *b, struct wl_bstore **out)
 {
@@ -301,7 +274,8 @@ static int bstore_make(const struct cairn_bundle *b, struct wl_bstore **out)
   snprintf(bs->td, sizeof bs->td, "%s", cairn_bundle_td(b));
   snprintf(bs->td_id, sizeof bs->td_id, "%s%s", CAIRN_ID_SCHEME, bs->td);
   if ((r = cairn_bundle_dup(b, &bs->b)) != CAIRN_OK) goto out;
-  r = list_der(cairn_bundle_x509(bs->b), &bs->x509_der, &bs->x509_len);
+  r = cairn_cert_list_to_der(cairn_bundle_x509(bs->b), &bs->x509_der,
+                             &bs->x509_len);
   if (r != CAIRN_OK) goto out;
   r = cairn_bundle_write_json(bs->b, CAIRN_BUNDLE_JSON_NO_X509 |
                                          CAIRN_BUNDLE_JSON_STANDARD_JWKS,
@@ -1036,7 +1010,7 @@ int wl_cache_svid_set(struct wl_cache *c, const char *id,
                           "trust bundle: %s", id, cairn_errdetail());
     }
   }
-  if ((r = list_der(chain, &der, &dlen)) != CAIRN_OK) return r;
+  if ((r = cairn_cert_list_to_der(chain, &der, &dlen)) != CAIRN_OK) return r;
   if ((r = cairn_key_export_pkcs8_der(key, &kder, &klen)) != CAIRN_OK) {
     free(der);
     return r;
@@ -1248,9 +1222,9 @@ static int jwt_key(const char *spiffe_id, const char *const *aud, size_t naud,
   len = strlen(spiffe_id) + 1;
   for (i = 0; i < naud; i++) {
     size_t n = aud[i] ? strlen(aud[i]) : 0;
-    if (n == 0 || n > AUD_LEN_MAX)
+    if (n == 0 || n > WL_AUDIENCE_LEN_MAX)
       return cairn_seterr(CAIRN_ERR_INVAL, "audience must be 1..%d bytes",
-                          AUD_LEN_MAX);
+                          WL_AUDIENCE_LEN_MAX);
     sorted[i] = aud[i];
   }
   qsort(sorted, naud, sizeof *sorted, str_qcmp);
@@ -1413,32 +1387,36 @@ size_t wl_cache_jwt_count(const struct wl_cache *c)
 int wl_cache_view(const struct wl_cache *c, const struct cairn_selector *sel,
                   size_t n, struct wl_view *v)
 {
-  size_t i, k, m = 0;
+  size_t i, k, cap = 0;
   unsigned char *mark = NULL;
   time_t now = cairn_now();
 
   memset(v, 0, sizeof *v);
-  for (i = 0; i < c->n_items; i++)
-    if (wl_selectors_subset(c->items[i]->e.selectors,
-                            c->items[i]->e.n_selectors, sel, n))
-      m++;
-  if (m) {
-    v->idents = calloc(m, sizeof *v->idents);
-    if (!v->idents) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-  }
   if (c->n_feds) {
     mark = calloc(c->n_feds, 1);
-    if (!mark) {
-      wl_view_clear(v);
-      return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
-    }
+    if (!mark) return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
   }
-  for (i = 0; i < c->n_items && v->n_idents < m; i++) {
+  /* One pass over the entries; the array grows by doubling. */
+  for (i = 0; i < c->n_items; i++) {
     const struct wl_item *it = c->items[i];
     struct wl_ident *id;
     if (!wl_selectors_subset(it->e.selectors, it->e.n_selectors, sel, n))
       continue;
+    if (v->n_idents == cap) {
+      size_t ncap = cap ? cap * 2 : 4;
+      struct wl_ident *grown;
+      if (ncap > c->n_items) ncap = c->n_items;
+      grown = realloc(v->idents, ncap * sizeof *grown);
+      if (!grown) {
+        free(mark);
+        wl_view_clear(v);
+        return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+      }
+      v->idents = grown;
+      cap = ncap;
+    }
     id = &v->idents[v->n_idents++];
+    memset(id, 0, sizeof *id);
     id->entry = &it->e;
     if (it->svid.present && it->svid.not_after > now) {
       id->chain_der = it->chain_der;

@@ -123,6 +123,10 @@ int cairn_cert_list_parse_der(const uint8_t *der, size_t len,
 /* All certificates as concatenated PEM (free()). */
 int cairn_cert_list_to_pem(const struct cairn_cert_list *l, char **pem,
                            size_t *len);
+/* All certificates as concatenated DER, in order (free()); a NULL or
+ * empty list gives a zero-length, non-NULL buffer. */
+int cairn_cert_list_to_der(const struct cairn_cert_list *l, uint8_t **der,
+                           size_t *len);
 
 /* ---- issuing ---- */
 enum cairn_cert_kind {
