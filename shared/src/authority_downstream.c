@@ -49,11 +49,9 @@ int cairn__auth_ds_load(const struct cairn__authset *s, time_t now,
     const struct cairn_entry *e = s->idx[i];
     if (!e->downstream) continue;
     d->v[d->n++] = e;
+    /* The store refuses malformed scopes; cairn_scope_match() would
+     * match nothing with one anyway. */
     if (!e->scope || !e->scope[0]) d->unscoped = 1;
-    else if (cairn_scope_validate(e->scope) != CAIRN_OK)
-      CAIRN_LOGW(MOD, "downstream entry %s: scope \"%.64s\" is malformed "
-                 "(%s); it matches nothing", e->entry_id, e->scope,
-                 cairn_errdetail());
     if (!d->active && !(e->expires_at > 0 && e->expires_at <= (int64_t)now))
       d->active = e;
   }
@@ -69,6 +67,24 @@ int cairn__auth_ds_allows(const struct cairn__auth_ds *d,
   return 0;
 }
 
+int cairn__auth_grant_load(struct cairn_authority *a,
+                           struct cairn_net_exchange *x,
+                           const struct cairn_net_request *rq, time_t now,
+                           struct cairn__authset *s,
+                           struct cairn__auth_ds *d)
+{
+  memset(s, 0, sizeof *s);
+  memset(d, 0, sizeof *d);
+  if (!cairn__authset_snapshot(a, rq->peer->id.str, s, NULL) &&
+      !cairn__auth_ds_load(s, now, d))
+    return 1;
+  cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
+                     cairn_errdetail());
+  cairn__auth_ds_clear(d);
+  cairn__authset_clear(s);
+  return 0;
+}
+
 /* Checks that the peer is a node with an unexpired downstream entry.
  * Returns 1 with *s and *d loaded (the caller clears both); otherwise
  * answers (4.01/4.03/5.00) and returns 0 with both cleared. */
@@ -77,14 +93,7 @@ static int need_downstream(struct cairn_authority *a,
                            const struct cairn_net_request *rq,
                            struct cairn__authset *s, struct cairn__auth_ds *d)
 {
-  memset(s, 0, sizeof *s);
-  memset(d, 0, sizeof *d);
-  if (cairn__authset_snapshot(a, rq->peer->id.str, s, NULL) ||
-      cairn__auth_ds_load(s, cairn_now(), d)) {
-    cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
-                       cairn_errdetail());
-    goto fail;
-  }
+  if (!cairn__auth_grant_load(a, x, rq, cairn_now(), s, d)) return 0;
   if (!d->active) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_FORBIDDEN,
                        d->n ? "node %s has no unexpired downstream entry"

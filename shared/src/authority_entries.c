@@ -479,12 +479,7 @@ void cairn__auth_h_svids(struct cairn_net_exchange *x,
     return;
   }
   if (!cairn__auth_need_ca(a, x, rq, 1)) goto out;
-  if ((r = cairn__authset_snapshot(a, rq->peer->id.str, &s, NULL)) ||
-      (r = cairn__auth_ds_load(&s, now, &ds))) {
-    cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
-                       cairn_errdetail());
-    goto out;
-  }
+  if (!cairn__auth_grant_load(a, x, rq, now, &s, &ds)) goto out;
   if (!(resp.svids = calloc(m.n_csrs, sizeof *resp.svids)) ||
       !(chains = calloc(m.n_csrs, sizeof *chains))) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "out of memory");
@@ -583,12 +578,7 @@ void cairn__auth_h_jwt(struct cairn_net_exchange *x,
     return;
   }
   if (!cairn__auth_need_ca(a, x, rq, 0)) goto out;
-  if ((r = cairn__authset_snapshot(a, rq->peer->id.str, &s, NULL)) ||
-      (r = cairn__auth_ds_load(&s, now, &ds))) {
-    cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "entries: %s",
-                       cairn_errdetail());
-    goto out;
-  }
+  if (!cairn__auth_grant_load(a, x, rq, now, &s, &ds)) goto out;
   e = cairn__authset_find(&s, m.entry_id);
   if (!(why = entry_refusal(e, now)) &&
       !cairn__auth_ds_allows(&ds, e->spiffe_id))

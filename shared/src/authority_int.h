@@ -120,6 +120,14 @@ struct cairn__auth_ds {
 int cairn__auth_ds_load(const struct cairn__authset *s, time_t now,
                         struct cairn__auth_ds *d);
 void cairn__auth_ds_clear(struct cairn__auth_ds *d);
+/* The entries the peer of rq may use (cairn__authset_snapshot()) and its
+ * downstream grant at now, into *s and *d (the caller clears both).
+ * Returns 1; on failure answers 5.00 and returns 0 with both cleared. */
+int cairn__auth_grant_load(struct cairn_authority *a,
+                           struct cairn_net_exchange *x,
+                           const struct cairn_net_request *rq, time_t now,
+                           struct cairn__authset *s,
+                           struct cairn__auth_ds *d);
 /* 1 when a node with grant d may get an SVID for spiffe_id: it has no
  * downstream entry at all (an ordinary node; its entries are its own
  * authorisation), or one without a scope, or spiffe_id is inside the

@@ -10,6 +10,7 @@
 #include "cairn/store.h"
 #include "cairn/buf.h"
 #include "cairn/err.h"
+#include "cairn/id.h"
 #include "cairn/log.h"
 #include "cairn/util.h"
 #include "store_int.h"
@@ -1534,9 +1535,9 @@ static int entry_check(const struct cairn_entry *e, int need_id,
       (r = check_text("scope", e->scope, CAIRN_STORE_ID_MAX, 0, CC_GRAPH)))
     return r;
   if (e->scope && e->scope[0]) {
-    if (e->scope[0] != '/')
-      return cairn_seterr(CAIRN_ERR_INVAL, "scope \"%.64s\" must start with /",
-                          e->scope);
+    if (cairn_scope_validate(e->scope) != CAIRN_OK)
+      return cairn_seterr(CAIRN_ERR_INVAL, "scope \"%.64s\": %s", e->scope,
+                          cairn_errdetail());
     if (!e->downstream)
       return cairn_seterr(CAIRN_ERR_INVAL,
                           "scope is only for downstream entries");

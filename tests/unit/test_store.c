@@ -553,6 +553,9 @@ static void test_entry_validation(void)
   REJECT(CAIRN_ERR_INVAL, e.owner = "site/a");
   REJECT(CAIRN_ERR_INVAL, e.scope = "/site/a");  /* not downstream */
   REJECT(CAIRN_ERR_INVAL, (e.downstream = 1, e.scope = "site/a"));
+  REJECT(CAIRN_ERR_INVAL, (e.downstream = 1, e.scope = "/site/a/"));
+  REJECT(CAIRN_ERR_INVAL, (e.downstream = 1, e.scope = "/site//a"));
+  REJECT(CAIRN_ERR_INVAL, (e.downstream = 1, e.scope = "/site/*/a"));
 #undef REJECT
   CHECK_ERR(cairn_store_entry_create(st, NULL, NULL), CAIRN_ERR_INVAL);
   /* Only the last selector is bad: the detail names it. */
