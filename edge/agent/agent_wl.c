@@ -20,6 +20,7 @@
 #define PATH_ENTRIES "/v1/entries"
 #define PATH_SVIDS "/v1/svids"
 #define PATH_JWT "/v1/jwt"
+#define PATH_FEDERATED "/v1/federated"
 #define BATCH_LIMIT 500            /* protocol.md: 1..500 CSRs */
 #define POLL_MS 30000              /* when /v1/revision is not observed */
 #define REASON_MAX 200
@@ -66,6 +67,18 @@ struct ea_wl {
 
   struct jwt_op *jwts;
 
+  /* Federated bundles (GET /v1/federated), fetched when /v1/revision's
+   * fingerprint moves or the entries changed. */
+  uint64_t fed_seen;                 /* latest announced fingerprint */
+  uint64_t fed_asked;                /* fed_seen when the fetch was sent */
+  uint64_t fed_applied;
+  int fed_synced;                    /* an answer was applied */
+  int fed_fetching;
+  int fed_again;                     /* fetch once more after this one */
+  int fed_failing;
+  char **fed_tds;                    /* trust domains given to the cache */
+  size_t n_fed_tds;
+
   uv_timer_t fetch_timer;            /* retry / poll of the entries */
   uv_timer_t mint_timer;             /* next renewal or retry */
   unsigned fetch_backoff, mint_backoff;
@@ -76,6 +89,8 @@ struct ea_wl {
   uint64_t rng;
   struct ea_wl_stats st;
 };
+
+static void fetch_federated(struct ea_wl *w);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -254,6 +269,10 @@ void ea_wl_free(struct ea_wl *w)
   free(w->refused);
   w->refused = NULL;
   w->n_refused = 0;
+  for (size_t i = 0; i < w->n_fed_tds; i++) free(w->fed_tds[i]);
+  free(w->fed_tds);
+  w->fed_tds = NULL;
+  w->n_fed_tds = 0;
   w->freeing = 1;
   uv_close((uv_handle_t *)&w->fetch_timer, on_closed);
   uv_close((uv_handle_t *)&w->mint_timer, on_closed);
@@ -527,6 +546,118 @@ static void fetch_retry(struct ea_wl *w)
   w->fetch_backoff = next_backoff(w->fetch_backoff, &w->o);
 }
 
+/* ---- federated bundles ---------------------------------------------------- */
+
+static int td_listed(char *const *v, size_t n, const char *td)
+{
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(v[i], td) == 0) return 1;
+  return 0;
+}
+
+/* Gives the answer's bundles to the Workload API cache and drops the ones
+ * it no longer names. An unusable bundle is skipped with a warning (its
+ * trust domain keeps what the cache had). */
+static int apply_federated(struct ea_wl *w,
+                           const struct cairn_msg_federated_resp *m)
+{
+  char **tds = NULL;
+  size_t n = 0;
+
+  if (m->n_bundles && !(tds = calloc(m->n_bundles, sizeof *tds)))
+    return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+  for (size_t i = 0; i < m->n_bundles; i++) {
+    const struct cairn_msg_bundle_resp *fb = &m->bundles[i];
+    struct cairn_bundle *b = NULL;
+    int r = cairn_bundle_parse_json(fb->trust_domain, fb->bundle,
+                                    strlen(fb->bundle), 0, &b);
+    if (r == CAIRN_OK) {
+      cairn_bundle_set_sequence(b, fb->sequence);
+      r = wl_cache_set_federated(w->cache, b);
+      cairn_bundle_free(b);
+    }
+    if (r != CAIRN_OK)
+      CAIRN_LOGW(MOD, "federated bundle of %s (sequence %llu) not used: %s",
+                 fb->trust_domain, (unsigned long long)fb->sequence,
+                 cairn_errdetail());
+    if (!(tds[n] = cairn_strdup(fb->trust_domain))) {
+      for (size_t j = 0; j < n; j++) free(tds[j]);
+      free(tds);
+      return cairn_seterr(CAIRN_ERR_NOMEM, NULL);
+    }
+    n++;
+  }
+  for (size_t i = 0; i < w->n_fed_tds; i++) {
+    if (!td_listed(tds, n, w->fed_tds[i])) {
+      (void)wl_cache_remove_federated(w->cache, w->fed_tds[i]);
+      CAIRN_LOGI(MOD, "federated bundle of %s dropped", w->fed_tds[i]);
+    }
+    free(w->fed_tds[i]);
+  }
+  free(w->fed_tds);
+  w->fed_tds = tds;
+  w->n_fed_tds = n;
+  return CAIRN_OK;
+}
+
+static void on_federated(int err, const struct cairn_net_response *r,
+                         void *arg)
+{
+  struct ea_wl *w = arg;
+  struct cairn_msg_federated_resp m;
+  char why[REASON_MAX + 16];
+
+  w->fed_fetching = 0;
+  memset(&m, 0, sizeof m);
+  if (err) {
+    /* The next /v1/revision answer (a new session's first) asks again. */
+    CAIRN_LOGD(MOD, "GET " PATH_FEDERATED " failed: %s", cairn_strerror(err));
+    return;
+  }
+  if (r->code != CAIRN_NET_CONTENT) {
+    reason_of(r, why, sizeof why);
+    if (!w->fed_failing)
+      CAIRN_LOGW(MOD, "GET " PATH_FEDERATED " failed: %s", why);
+    w->fed_failing = 1;
+    return;
+  }
+  if (cairn_msg_federated_resp_decode(r->body, r->body_len, &m) ||
+      apply_federated(w, &m)) {
+    if (!w->fed_failing)
+      CAIRN_LOGW(MOD, "cannot use the federated bundles from the server: %s",
+                 cairn_errdetail());
+    w->fed_failing = 1;
+    cairn_msg_federated_resp_clear(&m);
+    return;
+  }
+  if (!w->fed_synced || w->fed_applied != w->fed_asked)
+    CAIRN_LOGI(MOD, "federated bundles: %zu for this node's entries",
+               m.n_bundles);
+  cairn_msg_federated_resp_clear(&m);
+  w->fed_failing = 0;
+  w->fed_synced = 1;
+  w->fed_applied = w->fed_asked;
+  if (w->fed_again) fetch_federated(w);
+}
+
+static void fetch_federated(struct ea_wl *w)
+{
+  if (!w->client || w->freeing) return;
+  if (w->fed_fetching) {
+    w->fed_again = 1;
+    return;
+  }
+  w->fed_again = 0;
+  w->fed_asked = w->fed_seen;
+  if (cairn_net_client_request(w->client, CAIRN_NET_GET, PATH_FEDERATED, NULL,
+                               0, on_federated, w) != CAIRN_OK) {
+    CAIRN_LOGE(MOD, "cannot ask for the federated bundles: %s",
+               cairn_errdetail());
+    return;
+  }
+  w->fed_fetching = 1;
+}
+
 static int apply_entries(struct ea_wl *w, const struct cairn_msg_entries_resp *m)
 {
   int r;
@@ -596,6 +727,9 @@ static void on_entries(int err, const struct cairn_net_response *r, void *arg)
                m.n_entries, m.n_removed);
   w->rev = m.revision;
   w->synced = 1;
+  /* An entry's federates_with may have changed. */
+  if (m.full || m.n_entries || m.n_removed || !w->fed_synced)
+    fetch_federated(w);
   cairn_msg_entries_resp_clear(&m);
   if (w->rev_seen > w->rev) {
     /* Announced while this fetch was in flight: once more, not forever
@@ -661,6 +795,9 @@ static void on_revision(int err, const struct cairn_net_response *r,
   } else {
     if (m.entries > w->rev_seen) w->rev_seen = m.entries;
     if (!w->synced || m.entries != w->rev) fetch_entries(w);
+    w->fed_seen = m.federated;
+    if (w->synced && (!w->fed_synced || m.federated != w->fed_applied))
+      fetch_federated(w);
   }
   if (!w->obs && w->client && !w->freeing) {
     /* Not (or no longer) observed: poll instead. */
@@ -696,6 +833,9 @@ void ea_wl_on_session(struct cairn_net_client *c, void *arg)
     w->client = NULL;
     w->fetching = 0;
     w->minting = 0;
+    w->fed_fetching = 0;
+    w->fed_again = 0;
+    w->fed_synced = 0; /* asked again on the next session */
     batch_clear(w);
     jwt_fail_all(w, "the session with the server ended");
     uv_timer_stop(&w->fetch_timer);

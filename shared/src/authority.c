@@ -269,6 +269,11 @@ static void h_revision(struct cairn_net_exchange *x,
   memset(&m, 0, sizeof m);
   m.entries = rev < 0 ? 0 : (uint64_t)rev;
   m.bundle = cairn_ca_bundle_sequence(a->ca);
+  if (cairn__auth_fed_fingerprint(a, &m.federated)) {
+    cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "datastore: %s",
+                       cairn_errdetail());
+    return;
+  }
   if (cairn_msg_revision_resp_encode(&m, &body, &len)) {
     cairn__auth_refuse(a, x, rq, CAIRN_NET_INTERNAL_ERROR, "encode: %s",
                        cairn_errdetail());
@@ -361,6 +366,11 @@ static void notify(struct cairn_authority *a, const char *path)
     CAIRN_LOGW(MOD, "notify %s: %s", path, cairn_errdetail());
 }
 
+void cairn__auth_notify(struct cairn_authority *a, const char *path)
+{
+  notify(a, path);
+}
+
 int cairn_authority_bundle_changed(struct cairn_authority *a)
 {
   int r;
@@ -401,6 +411,7 @@ static void on_poll(uv_timer_t *t)
   if (cairn_authority_entries_changed(a) != CAIRN_OK)
     CAIRN_LOGW(MOD, "cannot read the entries revision: %s",
                cairn_errdetail());
+  cairn__auth_fed_changed(a);
 }
 
 /* ======================================================================
@@ -730,6 +741,7 @@ static const struct {
   {CAIRN_NET_GET, "/v1/bundle", CAIRN_NET_ROUTE_OBSERVABLE, h_bundle},
   {CAIRN_NET_GET, "/v1/revision", CAIRN_NET_ROUTE_OBSERVABLE, h_revision},
   {CAIRN_NET_GET, "/v1/entries", 0, cairn__auth_h_entries},
+  {CAIRN_NET_GET, "/v1/federated", 0, cairn__auth_h_federated},
   {CAIRN_NET_POST, "/v1/svids", 0, cairn__auth_h_svids},
   {CAIRN_NET_POST, "/v1/jwt", 0, cairn__auth_h_jwt},
   {CAIRN_NET_POST, "/v1/downstream/ca", 0, cairn__auth_h_ds_ca},

@@ -51,6 +51,11 @@ struct cairn_authority {
   int64_t entries_rev;
   int entries_rev_known;
 
+  /* Fingerprint of the federated bundles (cairn_store_bundle_fingerprint()
+   * without our own trust domain) as last seen by the poll. */
+  uint64_t fed_fp;
+  int fed_fp_known;
+
   /* Per node: the last /v1/entries answer (hash table + LRU list). */
   struct cairn__auth_seen **seen_tab;
   struct cairn__auth_seen *seen_head, *seen_tail;  /* most recent first */
@@ -178,6 +183,16 @@ void cairn__auth_h_jwt(struct cairn_net_exchange *x,
 /* Handlers of authority_downstream.c. */
 void cairn__auth_h_ds_ca(struct cairn_net_exchange *x,
                          const struct cairn_net_request *rq, void *arg);
+/* authority_federated.c: the fingerprint /v1/revision carries; the poll's
+ * check, which notifies /v1/revision's observers when it moved; and GET
+ * /v1/federated. */
+int cairn__auth_fed_fingerprint(struct cairn_authority *a, uint64_t *fp);
+void cairn__auth_fed_changed(struct cairn_authority *a);
+void cairn__auth_h_federated(struct cairn_net_exchange *x,
+                             const struct cairn_net_request *rq, void *arg);
+/* Tells the observers of path (a warning when that fails). */
+void cairn__auth_notify(struct cairn_authority *a, const char *path);
+
 void cairn__auth_h_ds_jwt_key(struct cairn_net_exchange *x,
                               const struct cairn_net_request *rq, void *arg);
 

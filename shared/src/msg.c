@@ -925,6 +925,8 @@ static int present(const struct cairn__msg_field *f, const void *obj)
     return *(char *const *)cat(obj, f->off) != NULL;
   case CAIRN__MSG_CHAIN:
     return ((const struct cairn_msg_chain *)cat(obj, f->off))->n > 0;
+  case CAIRN__MSG_UINT:
+    return *(const uint64_t *)cat(obj, f->off) != 0;
   default:
     return 1;
   }

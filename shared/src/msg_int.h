@@ -30,7 +30,8 @@ enum cairn__msg_check {
   CAIRN__MSG_CHK_ENTRY_ID  /* [A-Za-z0-9._-] */
 };
 
-#define CAIRN__MSG_OPTIONAL 1u  /* may be absent (TSTR: NULL, CHAIN: n 0) */
+#define CAIRN__MSG_OPTIONAL 1u  /* may be absent (TSTR: NULL, CHAIN: n 0,
+                                   UINT: 0) */
 #define CAIRN__MSG_SECRET 2u    /* TSTR zeroised when cleared */
 
 struct cairn__msg_desc;

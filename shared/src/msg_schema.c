@@ -2,6 +2,7 @@
  * and the public cairn_msg_* functions over them. A field's CBOR key is its
  * struct member's name. */
 #include <stddef.h>
+#include <string.h>
 
 #include "cairn/id.h"
 #include "cairn/msg.h"
@@ -18,6 +19,10 @@
     .max = (hi) }
 #define UINT(st, m, hi)                                                     \
   { .key = #m, .type = CAIRN__MSG_UINT, .off = OFF(st, m), .umax = (hi) }
+/* An unsigned integer that is absent when 0. */
+#define UINT0(st, m, hi)                                                    \
+  { .key = #m, .type = CAIRN__MSG_UINT, .flags = CAIRN__MSG_OPTIONAL,     \
+    .off = OFF(st, m), .umax = (hi) }
 #define BOOL(st, m) { .key = #m, .type = CAIRN__MSG_BOOL, .off = OFF(st, m) }
 /* lo..hi byte strings of 1..item_hi bytes each. */
 #define CHAIN(st, m, lo, hi, item_hi, fl)                                   \
@@ -84,6 +89,24 @@ static const struct cairn__msg_field bundle_resp_fields[] = {
 };
 DESC(bundle_resp, bundle_resp, CAIRN_MSG_RESP_MAX, NULL);
 
+/* ---- GET /v1/federated ------------------------------------------------- */
+
+static const char *federated_resp_rule(const void *obj)
+{
+  const struct cairn_msg_federated_resp *m = obj;
+  for (size_t i = 1; i < m->n_bundles; i++)
+    if (strcmp(m->bundles[i - 1].trust_domain, m->bundles[i].trust_domain) >=
+        0)
+      return "bundles must be in ascending trust domain order, each once";
+  return NULL;
+}
+
+static const struct cairn__msg_field federated_resp_fields[] = {
+  MAPS(federated_resp, bundles, 0, CAIRN_MSG_FEDERATED_MAX, bundle_resp),
+};
+DESC(federated_resp, federated_resp, CAIRN_MSG_FEDERATED_RESP_MAX,
+     federated_resp_rule);
+
 /* ---- GET /v1/entries ---------------------------------------------------- */
 
 static const struct cairn__msg_field entry_fields[] = {
@@ -119,6 +142,7 @@ DESC(entries_resp, entries_resp, CAIRN_MSG_ENTRIES_RESP_MAX, NULL);
 static const struct cairn__msg_field revision_resp_fields[] = {
   UINT(revision_resp, entries, U64MAX),
   UINT(revision_resp, bundle, U64MAX),
+  UINT0(revision_resp, federated, U64MAX),
 };
 DESC(revision_resp, revision_resp, CAIRN_MSG_RESP_MAX, NULL);
 
@@ -227,6 +251,7 @@ API(attest_resp)
 API(renew_req)
 API(renew_resp)
 API(bundle_resp)
+API(federated_resp)
 API(entries_resp)
 API(revision_resp)
 API(svids_req)

@@ -192,7 +192,7 @@ enum stmt_id {
   S_TOKEN_INSERT, S_TOKEN_GET, S_TOKEN_USE, S_TOKEN_LIST, S_TOKEN_DELETE,
   S_TOKEN_PRUNE,
   S_BUNDLE_GET, S_BUNDLE_SEQ, S_BUNDLE_INSERT, S_BUNDLE_UPDATE,
-  S_BUNDLE_DELETE, S_BUNDLE_LIST,
+  S_BUNDLE_DELETE, S_BUNDLE_LIST, S_BUNDLE_SEQS,
   S_JOURNAL_INSERT, S_JOURNAL_STATUS, S_JOURNAL_SET, S_JOURNAL_LIST,
   S_JOURNAL_LIST_KIND, S_JOURNAL_DELETE,
   S_OUTBOX_INSERT, S_OUTBOX_EXISTS, S_OUTBOX_PENDING, S_OUTBOX_PENDING_N,
@@ -284,6 +284,8 @@ static const char *const g_sql[S__COUNT] = {
     " WHERE trust_domain = ? AND sequence_number = ?",
   [S_BUNDLE_DELETE] = "DELETE FROM bundles WHERE trust_domain = ?",
   [S_BUNDLE_LIST] = "SELECT trust_domain FROM bundles ORDER BY trust_domain",
+  [S_BUNDLE_SEQS] =
+    "SELECT trust_domain, sequence_number FROM bundles ORDER BY trust_domain",
   [S_JOURNAL_INSERT] =
     "INSERT INTO ca_journal (" JOURNAL_COLS ")"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -2975,6 +2977,47 @@ int cairn_store_bundle_list(struct cairn_store *st, char ***tds, size_t *n)
   if (!st || !tds || !n) return cairn_seterr(CAIRN_ERR_INVAL, "store: bad args");
   if ((r = tx_begin(st, 0))) return r;
   return tx_end(st, bundle_list_tx(st, tds, n));
+}
+
+static int bundle_fp_tx(struct cairn_store *st, const char *except,
+                        uint64_t *fp)
+{
+  uint64_t h = 14695981039346656037ull; /* FNV-1a 64 */
+  sqlite3_stmt *s;
+  int r, row, any = 0;
+
+  if ((r = prep(st, S_BUNDLE_SEQS, &s))) return r;
+  for (;;) {
+    const unsigned char *td;
+    uint64_t seq;
+    if ((r = next(st, s, "list bundle sequences", &row)) || !row) break;
+    td = sqlite3_column_text(s, 0);
+    if (!td || (except && strcmp((const char *)td, except) == 0)) continue;
+    seq = (uint64_t)sqlite3_column_int64(s, 1);
+    for (const unsigned char *p = td;; p++) {
+      h = (h ^ *p) * 1099511628211ull; /* the NUL ends the name */
+      if (!*p) break;
+    }
+    for (int i = 0; i < 8; i++)
+      h = (h ^ ((seq >> (8 * i)) & 0xff)) * 1099511628211ull;
+    any = 1;
+  }
+  done(s);
+  if (r) return r;
+  /* 0 only for "none"; at most INT64_MAX (a CBOR uint of the protocol). */
+  h &= (uint64_t)INT64_MAX;
+  *fp = any ? (h ? h : 1) : 0;
+  return CAIRN_OK;
+}
+
+int cairn_store_bundle_fingerprint(struct cairn_store *st, const char *except,
+                                   uint64_t *fp)
+{
+  int r;
+  if (fp) *fp = 0;
+  if (!st || !fp) return cairn_seterr(CAIRN_ERR_INVAL, "store: bad args");
+  if ((r = tx_begin(st, 0))) return r;
+  return tx_end(st, bundle_fp_tx(st, except, fp));
 }
 
 /* ------------------------------------------------------------------ */

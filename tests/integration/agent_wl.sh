@@ -130,14 +130,6 @@ watch_wait() {
   else bad "$5 (within $4 s): $(tail -n 3 "$W/watch-$1.jsonl" | tr '\n' ' ' | head -c 600)"; fi
 }
 
-# Sorted SHA-256 fingerprints of the certificates of a PEM file.
-fps() {
-  py 'import base64, hashlib, re, sys
-t = open(sys.argv[1]).read()
-b = re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", t, re.S)
-print(" ".join(sorted(hashlib.sha256(base64.b64decode("".join(x.split()))).hexdigest() for x in b)))' "$1"
-}
-
 # The sorted kids of the JWT keys of a JWKS / SPIFFE bundle file.
 kids() {
   py 'import json, sys
@@ -192,17 +184,7 @@ GO_OK=$?
 # ============================================================================
 # Part 1
 # ============================================================================
-AGENT_PORT=$(free_udp_port)
-it_config 'bind_address = "127.0.0.1"' "bind_port = $AGENT_PORT"
-it_start
-cli bundle show -format pem >"$W/bootstrap.pem"
-T1=$(cli token generate | sed -n 's/^Token: //p')
-[ -n "$T1" ] || die "cairn token generate"
-AID=spiffe://$TD/spire/agent/join_token/$T1
-agent_config a1 "$T1"
-agent_start a1
-agent_wait_log a1 "attested as $AID" 60 || die "a1 did not attest"
-ok "cairn-agent attested as $AID"
+it_start_with_agent a1
 S1=$W/a1.sock
 poll 30 test -S "$S1" || die "no Workload API socket at $S1"
 same "the Workload API socket is mode 0777" "$(stat -c %a "$S1")" 777

@@ -22,18 +22,8 @@ finish() {
   it_done
 }
 
-AGENT_PORT=$(free_udp_port)
-it_config 'bind_address = "127.0.0.1"' "bind_port = $AGENT_PORT"
-it_start
-cli bundle show -format pem >"$W/bootstrap.pem" ||
-  die "cairn bundle show -format pem failed"
-TOKEN=$(cli token generate | sed -n 's/^Token: //p')
-[ -n "$TOKEN" ] || die "cairn token generate printed no token"
-ID="spiffe://$TD/spire/agent/join_token/$TOKEN"
-agent_config a1 "$TOKEN"
-agent_start a1
-agent_wait_log a1 "attested as $ID" 60 || die "the agent did not attest"
-ok "cairn-agent attested as $ID"
+it_start_with_agent a1
+ID=$AID
 agent_stop a1
 
 # coap NAME ARGS...: runs coap-client, both output streams into $W/NAME.out.

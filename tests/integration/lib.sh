@@ -286,6 +286,36 @@ plugins {
 EOC
 }
 
+# fps FILE: the sorted SHA-256 fingerprints of the certificates of a PEM
+# file (empty for a file without certificates).
+fps() {
+  py 'import base64, hashlib, re, sys
+t = open(sys.argv[1]).read()
+b = re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", t, re.S)
+print(" ".join(sorted(hashlib.sha256(base64.b64decode("".join(x.split()))).hexdigest() for x in b)))' "$1"
+}
+
+# it_start_with_agent NAME: starts cairn-cloud with its node endpoint on a
+# free UDP port (AGENT_PORT), writes its bundle to $W/bootstrap.pem, and
+# starts agent NAME with a fresh join token; dies unless it attests. Sets
+# AID (the agent's SPIFFE ID) and checks "cairn-agent attested as AID".
+it_start_with_agent() {
+  local name=$1 token
+  AGENT_PORT=$(free_udp_port)
+  it_config 'bind_address = "127.0.0.1"' "bind_port = $AGENT_PORT"
+  it_start
+  cli bundle show -format pem >"$W/bootstrap.pem" ||
+    die "cairn bundle show -format pem failed"
+  token=$(cli token generate | sed -n 's/^Token: //p')
+  [ -n "$token" ] || die "cairn token generate printed no token"
+  AID="spiffe://$TD/spire/agent/join_token/$token"
+  agent_config "$name" "$token"
+  agent_start "$name"
+  agent_wait_log "$name" "attested as $AID" 60 ||
+    die "cairn-agent $name did not attest"
+  ok "cairn-agent attested as $AID"
+}
+
 # agent_start NAME [FLAGS...]: starts cairn-agent -config $W/NAME.conf in
 # the background (log appended to $W/NAME.log).
 agent_start() {

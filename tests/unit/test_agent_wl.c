@@ -85,6 +85,13 @@ struct fake {
   char rogue_for[32];               /* entry signed by the rogue CA */
   int jwt_refuse;
   struct wl_cache *snap_cache;      /* looked at on each entries request */
+  /* GET /v1/federated: fed_n bundles of fed_td[] (the rogue CA as their
+   * authority), announced by /v1/revision's fingerprint fed_fp */
+  char fed_td[2][32];
+  uint64_t fed_seq[2];
+  size_t fed_n;
+  uint64_t fed_fp;
+  unsigned fed_gets;
 
   /* what happened */
   unsigned revision_gets, entries_gets, svid_posts, jwt_posts;
@@ -156,6 +163,9 @@ static void fake_reset(void)
   F.entries_garbage = F.entries_unavail = F.jwt_refuse = 0;
   F.refuse[0] = F.rogue_for[0] = '\0';
   F.snap_cache = NULL;
+  F.fed_n = 0;
+  F.fed_fp = 0;
+  F.fed_gets = 0;
   F.revision_gets = F.entries_gets = F.svid_posts = F.jwt_posts = 0;
   F.n_since = F.n_batches = 0;
   F.jwt_entry[0] = F.jwt_aud[0] = '\0';
@@ -171,8 +181,10 @@ static void h_revision(struct cairn_net_exchange *x,
   (void)arg;
   CHECK_STR_EQ(rq->peer->id.str, NODE_ID);
   F.revision_gets++;
+  memset(&m, 0, sizeof m);
   m.entries = F.revision;
   m.bundle = 1;
+  m.federated = F.fed_fp;
   CHECK_OK(cairn_msg_revision_resp_encode(&m, &out, &len));
   CHECK_OK(cairn_net_reply(x, CAIRN_NET_CONTENT, out, len));
   free(out);
@@ -352,11 +364,42 @@ static void h_jwt(struct cairn_net_exchange *x,
   cairn_msg_jwt_req_clear(&m);
 }
 
+static void h_federated(struct cairn_net_exchange *x,
+                        const struct cairn_net_request *rq, void *arg)
+{
+  struct cairn_msg_bundle_resp b[2];
+  struct cairn_msg_federated_resp m;
+  uint8_t *out = NULL;
+  size_t len = 0;
+
+  (void)arg;
+  CHECK_STR_EQ(rq->peer->id.str, NODE_ID);
+  F.fed_gets++;
+  memset(&m, 0, sizeof m);
+  memset(b, 0, sizeof b);
+  for (size_t i = 0; i < F.fed_n; i++) {
+    struct cairn_bundle *fb = NULL;
+    CHECK_OK(cairn_bundle_new(F.fed_td[i], &fb));
+    CHECK_OK(cairn_bundle_add_x509(fb, F.rogue));
+    CHECK_OK(cairn_bundle_write_json(fb, 0, &b[i].bundle, &len));
+    cairn_bundle_free(fb);
+    b[i].trust_domain = F.fed_td[i];
+    b[i].sequence = F.fed_seq[i];
+  }
+  m.bundles = b;
+  m.n_bundles = F.fed_n;
+  CHECK_OK(cairn_msg_federated_resp_encode(&m, &out, &len));
+  CHECK_OK(cairn_net_reply(x, CAIRN_NET_CONTENT, out, len));
+  free(out);
+  for (size_t i = 0; i < F.fed_n; i++) free(b[i].bundle);
+}
+
 static const struct fx_route g_routes[] = {
     {CAIRN_NET_GET, "/v1/revision", CAIRN_NET_ROUTE_OBSERVABLE, h_revision},
     {CAIRN_NET_GET, "/v1/entries", 0, h_entries},
     {CAIRN_NET_POST, "/v1/svids", 0, h_svids},
     {CAIRN_NET_POST, "/v1/jwt", 0, h_jwt},
+    {CAIRN_NET_GET, "/v1/federated", 0, h_federated},
     {0, NULL, 0, NULL}};
 
 static void fake_setup(void)
@@ -632,6 +675,60 @@ static void test_full_sync(void)
   run_for(1500);
   CHECK_INT_EQ(F.svid_posts, 3);
   CHECK_INT_EQ(F.n_since, 1);
+  sess_free(&s);
+}
+
+/* ======================================================================
+ * Federated bundles: fetched on the fingerprint's moves, dropped when gone
+ * ====================================================================== */
+
+static void test_federated(void)
+{
+  struct sess s;
+  unsigned gets;
+
+  fake_reset();
+  fake_put("f1", "fed/web", 3600, NULL);
+  snprintf(F.fed_td[0], sizeof F.fed_td[0], "fed.example");
+  F.fed_seq[0] = 1;
+  F.fed_n = 1;
+  F.fed_fp = 11;
+  sess_new(&s, 8);
+  sess_up(&s);
+  WAIT(wl_cache_federated_count(s.cache) == 1, 30000);
+  CHECK_INT_EQ(wl_cache_federated_count(s.cache), 1);
+  CHECK(F.fed_gets >= 1);
+
+  /* A new sequence and a second domain, announced by the fingerprint. */
+  snprintf(F.fed_td[1], sizeof F.fed_td[1], "fed2.example");
+  F.fed_seq[0] = 2;
+  F.fed_seq[1] = 1;
+  F.fed_n = 2;
+  F.fed_fp = 12;
+  gets = F.fed_gets;
+  fake_notify();
+  WAIT(wl_cache_federated_count(s.cache) == 2, 30000);
+  CHECK_INT_EQ(wl_cache_federated_count(s.cache), 2);
+  CHECK(F.fed_gets > gets);
+
+  /* Nothing moves: nothing is asked. */
+  gets = F.fed_gets;
+  fake_notify();
+  run_for(1000);
+  CHECK_INT_EQ(F.fed_gets, gets);
+
+  /* An entry change asks again (its federates_with may have changed). */
+  fake_put("f2", "fed/api", 3600, NULL);
+  fake_notify();
+  WAIT(F.fed_gets > gets, 30000);
+  CHECK(F.fed_gets > gets);
+
+  /* All gone: the cache drops them. */
+  F.fed_n = 0;
+  F.fed_fp = 0;
+  fake_notify();
+  WAIT(wl_cache_federated_count(s.cache) == 0, 30000);
+  CHECK_INT_EQ(wl_cache_federated_count(s.cache), 0);
   sess_free(&s);
 }
 
@@ -1336,6 +1433,7 @@ int main(void)
   RUN(test_revision_backwards);
   RUN(test_renewal);
   RUN(test_jwt);
+  RUN(test_federated);
   fake_teardown();
   run_for(100);
   uv_close((uv_handle_t *)&g_deadline, NULL);

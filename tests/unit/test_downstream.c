@@ -8,7 +8,8 @@
  * notAfter capped, the ttl option, bad CSRs, no active CA), POST
  * /v1/downstream/jwt-key (bundle, observers, idempotence, conflicts,
  * refused keys, a JWT-SVID of the downstream validating against the
- * upstream's bundle) and the path scope on POST /v1/svids and /v1/jwt. */
+ * upstream's bundle), the path scope on POST /v1/svids and /v1/jwt, and
+ * GET /v1/federated with /v1/revision's fingerprint. */
 #include "test.h"
 #include "fixture.h"
 
@@ -33,6 +34,7 @@
 
 #define TD "example.org"
 #define TD_ID "spiffe://example.org"
+#define S_(x) ((char *)(x))
 #define OUT_OF_SCOPE "is outside the downstream scope of this node"
 
 /* The authority in process, its loop and its log (fixture.h). */
@@ -789,6 +791,115 @@ static void test_scope(void)
   fx_resp_clear(&r);
 }
 
+/* GET /v1/federated: a node gets the bundles its entries federate with
+ * (sorted, each once, not its own trust domain, none it cannot use); a
+ * downstream gets every one; /v1/revision's fingerprint moves with them. */
+static void fed_call(struct cairn_net_client *c,
+                     struct cairn_msg_federated_resp *m)
+{
+  struct fx_resp r = {0};
+
+  memset(m, 0, sizeof *m);
+  call(c, CAIRN_NET_GET, "/v1/federated", NULL, 0, &r);
+  CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
+  if (r.code == CAIRN_NET_CONTENT)
+    CHECK_OK(cairn_msg_federated_resp_decode(r.body, r.len, m));
+  fx_resp_clear(&r);
+}
+
+static uint64_t fed_fingerprint(struct cairn_net_client *c)
+{
+  struct cairn_msg_revision_resp m;
+  struct fx_resp r = {0};
+  uint64_t fp = 0;
+
+  call(c, CAIRN_NET_GET, "/v1/revision", NULL, 0, &r);
+  CHECK_INT_EQ(r.code, CAIRN_NET_CONTENT);
+  if (r.code == CAIRN_NET_CONTENT &&
+      cairn_msg_revision_resp_decode(r.body, r.len, &m) == CAIRN_OK)
+    fp = m.federated;
+  fx_resp_clear(&r);
+  return fp;
+}
+
+static void test_federated(void)
+{
+  static const char j[] = "{\"keys\":[],\"spiffe_sequence\":1}";
+  char *f2[] = {S_("fed2.example")}, *f12[] = {S_("fed2.example"),
+                                               S_("fed1.example"),
+                                               S_(TD)};
+  struct fx_creds node, lone, ds;
+  struct cairn_net_client *c;
+  struct cairn_msg_federated_resp m;
+  char *e[4];
+  uint64_t fp0, fp1, fp2;
+
+  fx_authority_node(&A, "tok-fed", &node);
+  fx_authority_node(&A, "tok-fed-lone", &lone);
+  fx_authority_node(&A, "tok-fed-ds", &ds);
+  c = fx_authority_client(&A, &node);
+  fp0 = fed_fingerprint(c);
+  CHECK_OK(cairn_store_bundle_put(A.st, "fed1.example", j, strlen(j),
+                                  CAIRN_STORE_SEQ_NONE, 1));
+  CHECK_OK(cairn_store_bundle_put(A.st, "fed2.example", j, strlen(j),
+                                  CAIRN_STORE_SEQ_NONE, 5));
+  CHECK_OK(cairn_store_bundle_put(A.st, "fed3.example", j, strlen(j),
+                                  CAIRN_STORE_SEQ_NONE, 1));
+  fp1 = fed_fingerprint(c);
+  CHECK(fp1 != fp0 && fp1 != 0);
+
+  e[0] = fx_authority_entry(&A, (struct cairn_entry){.federates_with = f2,
+                                                      .n_federates_with = 1},
+                            TD_ID "/fed/a", node.id, "uid:90");
+  e[1] = fx_authority_entry(&A, (struct cairn_entry){.federates_with = f12,
+                                                      .n_federates_with = 3},
+                            TD_ID "/fed/b", node.id, "uid:91");
+  e[2] = make_entry(TD_ID "/fed/lone", lone.id, "uid:92", 0, NULL, 0);
+  e[3] = make_entry(TD_ID "/fed/edge", ds.id, "uid:93", 1, NULL, 0);
+
+  fed_call(c, &m);
+  CHECK_INT_EQ(m.n_bundles, 2);
+  if (m.n_bundles == 2) {
+    CHECK_STR_EQ(m.bundles[0].trust_domain, "fed1.example");
+    CHECK_INT_EQ(m.bundles[0].sequence, 1);
+    CHECK_STR_EQ(m.bundles[1].trust_domain, "fed2.example");
+    CHECK_INT_EQ(m.bundles[1].sequence, 5);
+    CHECK_STR_EQ(m.bundles[1].bundle, j);
+  }
+  cairn_msg_federated_resp_clear(&m);
+  fx_client_free(&A.loop, c);
+
+  c = fx_authority_client(&A, &lone);
+  fed_call(c, &m);
+  CHECK_INT_EQ(m.n_bundles, 0);
+  cairn_msg_federated_resp_clear(&m);
+  fx_client_free(&A.loop, c);
+
+  c = fx_authority_client(&A, &ds);
+  fed_call(c, &m);
+  CHECK_INT_EQ(m.n_bundles, 3);
+  if (m.n_bundles == 3)
+    CHECK_STR_EQ(m.bundles[2].trust_domain, "fed3.example");
+  cairn_msg_federated_resp_clear(&m);
+  /* A new sequence, then a deletion: the fingerprint moves each time. */
+  CHECK_OK(cairn_store_bundle_put(A.st, "fed3.example", j, strlen(j), 1, 2));
+  fp2 = fed_fingerprint(c);
+  CHECK(fp2 != fp1 && fp2 != 0);
+  CHECK_OK(cairn_store_bundle_delete(A.st, "fed3.example"));
+  CHECK(fed_fingerprint(c) != fp2);
+  fed_call(c, &m);
+  CHECK_INT_EQ(m.n_bundles, 2);
+  cairn_msg_federated_resp_clear(&m);
+  fx_client_free(&A.loop, c);
+
+  CHECK_OK(cairn_store_bundle_delete(A.st, "fed1.example"));
+  CHECK_OK(cairn_store_bundle_delete(A.st, "fed2.example"));
+  for (size_t i = 0; i < 4; i++) free(e[i]);
+  fx_creds_free(&node);
+  fx_creds_free(&lone);
+  fx_creds_free(&ds);
+}
+
 int main(void)
 {
   /* A long poll: the tests see what the handlers do themselves. */
@@ -801,6 +912,7 @@ int main(void)
   RUN(test_ds_ca_ttl);
   RUN(test_jwt_key);
   RUN(test_scope);
+  RUN(test_federated);
 
   fx_authority_stop(&A);
   return test_done();

@@ -111,6 +111,16 @@ static void s_bundle_resp(struct cairn_msg_bundle_resp *m)
   m->bundle = S(BUNDLE);
 }
 
+static struct cairn_msg_bundle_resp feds[2] = {
+    {S("a.example"), 1, S(BUNDLE)}, {S("b.example"), 7, S(BUNDLE)}};
+
+static void s_federated_resp(struct cairn_msg_federated_resp *m)
+{
+  memset(m, 0, sizeof *m);
+  m->bundles = feds;
+  m->n_bundles = 2;
+}
+
 static void s_entries_resp(struct cairn_msg_entries_resp *m)
 {
   memset(m, 0, sizeof *m);
@@ -255,6 +265,7 @@ MSGFNS(attest_resp)
 MSGFNS(renew_req)
 MSGFNS(renew_resp)
 MSGFNS(bundle_resp)
+MSGFNS(federated_resp)
 MSGFNS(entries_resp)
 MSGFNS(revision_resp)
 MSGFNS(svids_req)
@@ -299,6 +310,7 @@ static const struct msgdef defs[] = {
   DEF(renew_resp, CAIRN_MSG_RESP_MAX, {"svid", T_CHAIN}),
   DEF(bundle_resp, CAIRN_MSG_RESP_MAX, {"trust_domain", T_TSTR},
       {"sequence", T_UINT}, {"bundle", T_TSTR}),
+  DEF(federated_resp, CAIRN_MSG_FEDERATED_RESP_MAX, {"bundles", T_MAPS}),
   DEF(entries_resp, CAIRN_MSG_ENTRIES_RESP_MAX, {"revision", T_UINT},
       {"full", T_BOOL}, {"entries", T_MAPS}, {"removed", T_TSTRS}),
   DEF(revision_resp, CAIRN_MSG_RESP_MAX, {"entries", T_UINT},
@@ -520,6 +532,7 @@ static void test_roundtrip_all(void)
   roundtrip_renew_req();
   roundtrip_renew_resp();
   roundtrip_bundle_resp();
+  roundtrip_federated_resp();
   roundtrip_entries_resp();
   roundtrip_revision_resp();
   roundtrip_svids_req();
@@ -879,6 +892,92 @@ static void test_refusals_every_message(void)
 {
   for (size_t i = 0; i < N_(defs); i++)
     refusals_of(&defs[i]);
+}
+
+/* /v1/revision's "federated": absent when 0, so older bodies decode to 0
+ * and a 0 encodes as before. */
+static void test_revision_federated(void)
+{
+  struct cairn_msg_revision_resp m = {3, 4, 0}, d;
+  uint8_t *o = NULL;
+  size_t n = 0;
+
+  CHECK_OK(cairn_msg_revision_resp_encode(&m, &o, &n));
+  /* {"bundle": 4, "entries": 3} */
+  CHECK_INT_EQ(n, 1 + 7 + 1 + 8 + 1);
+  CHECK(o && o[0] == 0xa2);
+  CHECK_OK(cairn_msg_revision_resp_decode(o, n, &d));
+  CHECK(d.federated == 0 && d.entries == 3 && d.bundle == 4);
+  free(o);
+  o = NULL;
+  m.federated = (uint64_t)INT64_MAX;
+  CHECK_OK(cairn_msg_revision_resp_encode(&m, &o, &n));
+  CHECK(o && o[0] == 0xa3);
+  CHECK_OK(cairn_msg_revision_resp_decode(o, n, &d));
+  CHECK(d.federated == (uint64_t)INT64_MAX);
+  CHECK(cairn_msg_revision_resp_equal(&m, &d));
+  free(o);
+  o = NULL;
+  m.federated = (uint64_t)INT64_MAX + 1;
+  CHECK_ERR(cairn_msg_revision_resp_encode(&m, &o, &n), CAIRN_ERR_INVAL);
+}
+
+/* GET /v1/federated: trust domains strictly ascending, at most 64. */
+static void test_federated_order(void)
+{
+  struct cairn_msg_bundle_resp b[CAIRN_MSG_FEDERATED_MAX + 1];
+  struct cairn_msg_federated_resp m, d;
+  char names[CAIRN_MSG_FEDERATED_MAX + 1][16];
+  uint8_t *o = NULL;
+  size_t n = 0;
+
+  for (size_t i = 0; i < N_(b); i++) {
+    snprintf(names[i], sizeof names[i], "td%03zu.example", i);
+    b[i].trust_domain = names[i];
+    b[i].sequence = i;
+    b[i].bundle = S(BUNDLE);
+  }
+  memset(&m, 0, sizeof m);
+  m.bundles = b;
+  m.n_bundles = CAIRN_MSG_FEDERATED_MAX;
+  CHECK_OK(cairn_msg_federated_resp_encode(&m, &o, &n));
+  CHECK_OK(cairn_msg_federated_resp_decode(o, n, &d));
+  CHECK_INT_EQ(d.n_bundles, CAIRN_MSG_FEDERATED_MAX);
+  cairn_msg_federated_resp_clear(&d);
+  free(o);
+  o = NULL;
+  m.n_bundles = CAIRN_MSG_FEDERATED_MAX + 1;
+  CHECK_ERR(cairn_msg_federated_resp_encode(&m, &o, &n), CAIRN_ERR_INVAL);
+  /* Out of order, or a domain twice: refused both ways. */
+  m.n_bundles = 2;
+  m.bundles = b + 1;
+  b[2].trust_domain = names[0];
+  CHECK_ERR(cairn_msg_federated_resp_encode(&m, &o, &n), CAIRN_ERR_INVAL);
+  CHECK(strstr(cairn_errdetail(), "ascending trust domain order") != NULL);
+  b[2].trust_domain = names[1];
+  CHECK_ERR(cairn_msg_federated_resp_encode(&m, &o, &n), CAIRN_ERR_INVAL);
+  {
+    /* {"bundles": [b, a]} by hand from two single-bundle encodings. */
+    struct cairn_msg_federated_resp one;
+    uint8_t *x = NULL, *y = NULL, *cat;
+    size_t nx = 0, ny = 0, hdr = 1 + 1 + 7 + 1; /* map1, "bundles", arr */
+    memset(&one, 0, sizeof one);
+    one.n_bundles = 1;
+    one.bundles = &b[3];
+    CHECK_OK(cairn_msg_federated_resp_encode(&one, &x, &nx));
+    one.bundles = &b[2];
+    CHECK_OK(cairn_msg_federated_resp_encode(&one, &y, &ny));
+    cat = malloc(nx + ny);
+    memcpy(cat, x, nx);
+    cat[hdr - 1] = 0x82; /* array of 2 */
+    memcpy(cat + nx, y + hdr, ny - hdr);
+    CHECK_ERR(cairn_msg_federated_resp_decode(cat, nx + ny - hdr, &d),
+              CAIRN_ERR_PARSE);
+    CHECK(strstr(cairn_errdetail(), "ascending trust domain order") != NULL);
+    free(cat);
+    free(x);
+    free(y);
+  }
 }
 
 /* ---- hand-written byte vectors (renew_req: {"csr": h'01'}) ---------------- */
@@ -1582,5 +1681,7 @@ int main(void)
   RUN(test_caps_entries_counts);
   RUN(test_caps_svids);
   RUN(test_caps_jwt_downstream);
+  RUN(test_federated_order);
+  RUN(test_revision_federated);
   return test_done();
 }

@@ -1274,8 +1274,39 @@ static void test_bundles(void)
   json = NULL;
   cairn_store_close(b);
 
+  /* The fingerprint of the other domains' bundles: 0 for none, and it
+   * moves with every put and delete, never for the left-out domain. */
+  {
+    uint64_t f0 = 9, f1 = 0, f2 = 0, f3 = 0, f4 = 0;
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f0));
+    CHECK_INT_EQ(f0, 0);
+    CHECK_OK(cairn_store_bundle_put(a, "fed.example", j1, strlen(j1),
+                                    CAIRN_STORE_SEQ_NONE, 1));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f1));
+    CHECK(f1 != 0 && f1 <= (uint64_t)INT64_MAX);
+    CHECK_OK(cairn_store_bundle_put(a, "example.org", "{\"v\":4}", 7, 3, 4));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f2));
+    CHECK_INT_EQ(f2, f1);
+    CHECK_OK(cairn_store_bundle_fingerprint(a, NULL, &f3));
+    CHECK(f3 != f1);
+    CHECK_OK(cairn_store_bundle_put(a, "fed.example", j2, strlen(j2), 1, 2));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f2));
+    CHECK(f2 != f1 && f2 != 0);
+    CHECK_OK(cairn_store_bundle_put(a, "fed2.example", j1, strlen(j1),
+                                    CAIRN_STORE_SEQ_NONE, 1));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f4));
+    CHECK(f4 != f2 && f4 != f1 && f4 != 0);
+    CHECK_OK(cairn_store_bundle_delete(a, "fed2.example"));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f3));
+    CHECK_INT_EQ(f3, f2);
+    CHECK_OK(cairn_store_bundle_delete(a, "fed.example"));
+    CHECK_OK(cairn_store_bundle_fingerprint(a, "example.org", &f3));
+    CHECK_INT_EQ(f3, 0);
+    CHECK_ERR(cairn_store_bundle_fingerprint(a, NULL, NULL), CAIRN_ERR_INVAL);
+  }
+
   /* Input checks. */
-  CHECK_ERR(cairn_store_bundle_put(a, "example.org", "{}", 2, 3, 3),
+  CHECK_ERR(cairn_store_bundle_put(a, "example.org", "{}", 2, 4, 4),
             CAIRN_ERR_INVAL);  /* sequence must grow */
   CHECK_ERR(cairn_store_bundle_put(a, "example.org", "{\0}", 3, 3, 4),
             CAIRN_ERR_INVAL);

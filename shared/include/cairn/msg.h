@@ -58,6 +58,7 @@
 #define CAIRN_MSG_RESP_MAX (4 * 1024 * 1024)       /* responses by default */
 #define CAIRN_MSG_SVIDS_RESP_MAX (8 * 1024 * 1024) /* POST /v1/svids */
 #define CAIRN_MSG_ENTRIES_RESP_MAX (16 * 1024 * 1024) /* GET /v1/entries */
+#define CAIRN_MSG_FEDERATED_RESP_MAX (16 * 1024 * 1024) /* GET /v1/federated */
 
 /* ---- structure caps ------------------------------------------------------ */
 #define CAIRN_MSG_DEPTH_MAX 5        /* nested arrays/maps, body map = 1 */
@@ -91,6 +92,7 @@
 #define CAIRN_MSG_JWT_MAX 16384         /* a JWT-SVID */
 #define CAIRN_MSG_KID_MAX 128           /* JWT key ID */
 #define CAIRN_MSG_PUBKEY_MAX 4096       /* SPKI DER */
+#define CAIRN_MSG_FEDERATED_MAX 64      /* bundles in a federated answer */
 
 /* ---- value shapes ------------------------------------------------------ */
 
@@ -169,6 +171,17 @@ struct cairn_msg_bundle_resp {
   char *bundle;                 /* 1..1 MiB */
 };
 
+/* ---- GET /v1/federated --------------------------------------------------- */
+
+/* {"bundles": [bundle, ...]}: 0..CAIRN_MSG_FEDERATED_MAX bundles of other
+ * trust domains, each shaped as GET /v1/bundle's body, in strictly
+ * ascending trust-domain name order (no domain twice);
+ * body <= CAIRN_MSG_FEDERATED_RESP_MAX. */
+struct cairn_msg_federated_resp {
+  struct cairn_msg_bundle_resp *bundles;
+  size_t n_bundles;
+};
+
 /* ---- GET /v1/entries?since=N -------------------------------------------- */
 
 /* {"revision", "full", "entries", "removed"};
@@ -184,9 +197,12 @@ struct cairn_msg_entries_resp {
 
 /* ---- GET /v1/revision ----------------------------------------------------- */
 
-struct cairn_msg_revision_resp {  /* {"entries", "bundle"} */
+/* {"entries", "bundle", "federated"}; "federated" is absent when 0. */
+struct cairn_msg_revision_resp {
   uint64_t entries;             /* entries revision */
   uint64_t bundle;              /* bundle sequence */
+  uint64_t federated;           /* fingerprint of the federated bundles,
+                                   0 = none (GET /v1/federated) */
 };
 
 /* ---- POST /v1/svids ------------------------------------------------------- */
@@ -306,6 +322,14 @@ int cairn_msg_bundle_resp_encode(const struct cairn_msg_bundle_resp *m,
 void cairn_msg_bundle_resp_clear(struct cairn_msg_bundle_resp *m);
 int cairn_msg_bundle_resp_equal(const struct cairn_msg_bundle_resp *a,
                                 const struct cairn_msg_bundle_resp *b);
+
+int cairn_msg_federated_resp_decode(const uint8_t *data, size_t len,
+                                    struct cairn_msg_federated_resp *m);
+int cairn_msg_federated_resp_encode(const struct cairn_msg_federated_resp *m,
+                                    uint8_t **out, size_t *out_len);
+void cairn_msg_federated_resp_clear(struct cairn_msg_federated_resp *m);
+int cairn_msg_federated_resp_equal(const struct cairn_msg_federated_resp *a,
+                                   const struct cairn_msg_federated_resp *b);
 
 int cairn_msg_entries_resp_decode(const uint8_t *data, size_t len,
                                   struct cairn_msg_entries_resp *m);

@@ -388,6 +388,12 @@ int cairn_store_bundle_put(struct cairn_store *st, const char *td,
 int cairn_store_bundle_delete(struct cairn_store *st, const char *td);
 /* Trust domains with a bundle, sorted. Free: cairn_store_strv_free(). */
 int cairn_store_bundle_list(struct cairn_store *st, char ***tds, size_t *n);
+/* A fingerprint of the stored bundles' trust domains and sequence numbers,
+ * leaving out the trust domain except (may be NULL): 0 when there is none,
+ * else 1..INT64_MAX, and it changes (but for a 2^-63 chance) whenever a
+ * bundle is stored, replaced or deleted. */
+int cairn_store_bundle_fingerprint(struct cairn_store *st, const char *except,
+                                   uint64_t *fp);
 
 /* Frees n strings and the array. NULL-safe. */
 void cairn_store_strv_free(char **v, size_t n);
