@@ -26,21 +26,26 @@ DESC is the descriptor set protoc-c wrote for shared/proto/workload.proto
   when the stream ends, {"end": code, "details": ...}. Stops after
   SECONDS.
 """
-import base64
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
+
+# Shared helpers (tests/helper/wlpb.py): beside this file when copied,
+# else in the source tree (no __pycache__ written into either).
+sys.dont_write_bytecode = True
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+                os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "..", "helper")]
 
 try:
     import grpc
     import jwt
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from google.protobuf import descriptor_pb2, descriptor_pool
-    from google.protobuf import json_format, message_factory
+    from google.protobuf import json_format
+    from wlpb import (code_of, key_matches, load_classes, openssl_verify,
+                      pem, split_der, uri_san)
 except ImportError as e:  # a missing dependency is a failure, not a skip
     print("not ok - python3-grpcio/-protobuf/-jwt/-cryptography: %s" % e)
     sys.exit(1)
@@ -58,30 +63,6 @@ def check(cond, what):
     print("%s - %s" % ("ok" if cond else "not ok", what.replace("\n", " ")))
     sys.stdout.flush()
     return cond
-
-
-def load_classes(path):
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(path, "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-
-    def cls(name):
-        desc = pool.FindMessageTypeByName(name)
-        if hasattr(message_factory, "GetMessageClass"):
-            return message_factory.GetMessageClass(desc)
-        # Debian 12's python3-protobuf (3.21)
-        return message_factory.MessageFactory(pool).GetPrototype(desc)
-
-    names = ["X509SVIDRequest", "X509SVIDResponse", "X509BundlesRequest",
-             "X509BundlesResponse", "JWTSVIDRequest", "JWTSVIDResponse",
-             "JWTBundlesRequest", "JWTBundlesResponse",
-             "ValidateJWTSVIDRequest", "ValidateJWTSVIDResponse",
-             "WITSVIDRequest", "WITSVIDResponse", "WITBundlesRequest",
-             "WITBundlesResponse"]
-    return {n: cls(n) for n in names}
 
 
 M = {}
@@ -110,41 +91,6 @@ def req(method, **kw):
     return M[RPCS[method][1]](**kw)
 
 
-def code_of(fn):
-    try:
-        fn()
-    except grpc.RpcError as e:
-        return e.code(), e.details()
-    return grpc.StatusCode.OK, None
-
-
-def split_der(blob):
-    """Splits concatenated DER certificates."""
-    out, i = [], 0
-    while i < len(blob):
-        if blob[i] != 0x30:
-            raise ValueError("not a DER SEQUENCE at %d" % i)
-        n = blob[i + 1]
-        if n < 0x80:
-            hl, ln = 2, n
-        else:
-            k = n & 0x7F
-            hl, ln = 2 + k, int.from_bytes(blob[i + 2:i + 2 + k], "big")
-        out.append(blob[i:i + hl + ln])
-        i += hl + ln
-    return out
-
-
-def pem(ders):
-    out = b""
-    for d in ders:
-        b = base64.b64encode(d)
-        out += b"-----BEGIN CERTIFICATE-----\n"
-        out += b"".join(b[i:i + 64] + b"\n" for i in range(0, len(b), 64))
-        out += b"-----END CERTIFICATE-----\n"
-    return out
-
-
 def fingerprints(blob):
     return sorted(hashlib.sha256(d).hexdigest() for d in split_der(blob))
 
@@ -157,42 +103,8 @@ def serial(svid):
     return "%x" % leaf(svid).serial_number
 
 
-def uri_san(cert):
-    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    return ext.value.get_values_for_type(x509.UniformResourceIdentifier)
-
-
-def key_matches(svid):
-    key = serialization.load_der_private_key(svid.x509_svid_key, None)
-    fmt = (serialization.Encoding.DER,
-           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return (key.public_key().public_bytes(*fmt) ==
-            leaf(svid).public_key().public_bytes(*fmt))
-
-
-def openssl_verify(work, name, svid):
-    """openssl verify -CAfile <bundle> [-untrusted <intermediates>] <leaf>."""
-    leaf_der, *inter = split_der(svid.x509_svid)
-    files = {"leaf": pem([leaf_der]), "bundle": pem(split_der(svid.bundle))}
-    if inter:
-        files["inter"] = pem(inter)
-    paths = {}
-    for what, data in files.items():
-        paths[what] = os.path.join(work, "%s-%s.pem" % (name, what))
-        with open(paths[what], "wb") as f:
-            f.write(data)
-    cmd = ["openssl", "verify", "-purpose", "sslclient",
-           "-CAfile", paths["bundle"]]
-    if inter:
-        cmd += ["-untrusted", paths["inter"]]
-    cmd.append(paths["leaf"])
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    out = (p.stdout + p.stderr).strip()
-    return p.returncode == 0 and p.stdout.strip().endswith(": OK"), out
-
-
 def svid_ok(work, name, svid, want_id):
-    ok, out = openssl_verify(work, name, svid)
+    ok, out = openssl_verify(work, name, svid, "sslclient")
     check(ok, "openssl verify of %s's X509-SVID (%d certificate(s) in the "
           "chain) against the bundle of the response: %s" %
           (want_id, len(split_der(svid.x509_svid)), out))

@@ -42,7 +42,7 @@ it_init "$1" "$2"
 # Other uids (setpriv) must reach the socket and the client files.
 chmod 755 "$W"
 mkdir -p "$W/pub"
-cp "$HERE/agent_wl.py" "$DESC" "$W/pub/"
+cp "$HERE/agent_wl.py" "$HERE/../helper/wlpb.py" "$DESC" "$W/pub/"
 chmod 755 "$W/pub"
 chmod 644 "$W/pub/"*
 PYC="$W/pub/agent_wl.py"

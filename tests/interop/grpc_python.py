@@ -19,10 +19,16 @@ import tempfile
 import threading
 import time
 
+# Shared helpers (tests/helper/wlpb.py): beside this file when copied,
+# else in the source tree (no __pycache__ written into either).
+sys.dont_write_bytecode = True
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+                os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "..", "helper")]
+
 try:
     import grpc
-    from google.protobuf import descriptor_pb2, descriptor_pool
-    from google.protobuf import message_factory
+    from wlpb import load_classes
 except ImportError as e:  # a missing dependency is a failure, not a skip
     print("not ok - python3-grpcio / python3-protobuf missing: %s" % e)
     print("0 passed, 1 failed")
@@ -43,25 +49,9 @@ def check(cond, what):
     sys.stdout.flush()
 
 
-def load_classes(path):
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(path, "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-
-    def cls(name):
-        desc = pool.FindMessageTypeByName("cairn.test." + name)
-        if hasattr(message_factory, "GetMessageClass"):
-            return message_factory.GetMessageClass(desc)
-        return message_factory.MessageFactory(pool).GetPrototype(desc)
-
-    return {n: cls(n) for n in ("EchoRequest", "EchoReply", "CountRequest",
-                                "CountReply", "StatsRequest", "StatsReply")}
-
-
-M = load_classes(DESC)
+M = load_classes(DESC, ("EchoRequest", "EchoReply", "CountRequest",
+                         "CountReply", "StatsRequest", "StatsReply"),
+                 "cairn.test.")
 
 
 def unary(ch, method, req_cls, rep_cls):

@@ -25,13 +25,20 @@ import sys
 import tempfile
 import time
 
+# Shared helpers (tests/helper/wlpb.py): beside this file when copied,
+# else in the source tree (no __pycache__ written into either).
+sys.dont_write_bytecode = True
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)),
+                os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "..", "helper")]
+
 try:
     import grpc
     import jwt
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from google.protobuf import descriptor_pb2, descriptor_pool
-    from google.protobuf import json_format, message_factory
+    from google.protobuf import json_format
+    from wlpb import (code_of, key_matches, load_classes, openssl_verify,
+                      pem, split_der, uri_san)
 except ImportError as e:  # a missing dependency is a failure, not a skip
     print("not ok - python3-grpcio/-protobuf/-jwt/-cryptography missing: %s" % e)
     print("0 passed, 1 failed")
@@ -64,29 +71,6 @@ def skip(what, why):
     sys.stdout.flush()
 
 
-def load_classes(path):
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(path, "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-
-    def cls(name):
-        desc = pool.FindMessageTypeByName(name)
-        if hasattr(message_factory, "GetMessageClass"):
-            return message_factory.GetMessageClass(desc)
-        return message_factory.MessageFactory(pool).GetPrototype(desc)
-
-    names = ["X509SVIDRequest", "X509SVIDResponse", "X509BundlesRequest",
-             "X509BundlesResponse", "JWTSVIDRequest", "JWTSVIDResponse",
-             "JWTBundlesRequest", "JWTBundlesResponse",
-             "ValidateJWTSVIDRequest", "ValidateJWTSVIDResponse",
-             "WITSVIDRequest", "WITSVIDResponse", "WITBundlesRequest",
-             "WITBundlesResponse"]
-    return {n: cls(n) for n in names}
-
-
 M = load_classes(DESC)
 
 
@@ -99,68 +83,6 @@ def rpc(ch, method, stream, req, rep):
 
 def x509svid(ch):
     return rpc(ch, "FetchX509SVID", True, "X509SVIDRequest", "X509SVIDResponse")
-
-
-def code_of(fn):
-    try:
-        fn()
-    except grpc.RpcError as e:
-        return e.code(), e.details()
-    return grpc.StatusCode.OK, None
-
-
-def split_der(blob):
-    """Splits concatenated DER certificates."""
-    out, i = [], 0
-    while i < len(blob):
-        if blob[i] != 0x30:
-            raise ValueError("not a DER SEQUENCE at %d" % i)
-        n = blob[i + 1]
-        if n < 0x80:
-            hl, ln = 2, n
-        else:
-            k = n & 0x7F
-            hl, ln = 2 + k, int.from_bytes(blob[i + 2:i + 2 + k], "big")
-        out.append(blob[i:i + hl + ln])
-        i += hl + ln
-    return out
-
-
-def pem(ders):
-    return b"".join(x509.load_der_x509_certificate(d).public_bytes(
-        serialization.Encoding.PEM) for d in ders)
-
-
-def uri_san(cert):
-    ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    return ext.value.get_values_for_type(x509.UniformResourceIdentifier)
-
-
-def openssl_verify(work, name, svid):
-    leaf_der, *inter = split_der(svid.x509_svid)
-    paths = {}
-    for what, data in (("leaf", pem([leaf_der])), ("bundle",
-                       pem(split_der(svid.bundle)))):
-        paths[what] = os.path.join(work, "%s-%s.pem" % (name, what))
-        with open(paths[what], "wb") as f:
-            f.write(data)
-    cmd = ["openssl", "verify", "-CAfile", paths["bundle"]]
-    if inter:
-        paths["inter"] = os.path.join(work, name + "-inter.pem")
-        with open(paths["inter"], "wb") as f:
-            f.write(pem(inter))
-        cmd += ["-untrusted", paths["inter"]]
-    cmd.append(paths["leaf"])
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    return p.returncode == 0 and p.stdout.strip().endswith(": OK"), p.stdout + p.stderr
-
-
-def key_matches(svid):
-    key = serialization.load_der_private_key(svid.x509_svid_key, None)
-    cert = x509.load_der_x509_certificate(split_der(svid.x509_svid)[0])
-    fmt = (serialization.Encoding.DER,
-           serialization.PublicFormat.SubjectPublicKeyInfo)
-    return key.public_key().public_bytes(*fmt) == cert.public_key().public_bytes(*fmt)
 
 
 def serial(svid):
