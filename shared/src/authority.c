@@ -184,7 +184,6 @@ int cairn__auth_chain_view(const struct cairn_cert_list *l,
  * Bundle
  * ====================================================================== */
 
-static void notify(struct cairn_authority *a, const char *path);
 
 /* See authority_int.h. Whoever notices a new sequence first (the poll
  * timer, a handler, cairn_authority_bundle_changed()) notifies, so no
@@ -223,8 +222,8 @@ int cairn__auth_sync_bundle(struct cairn_authority *a, int *changed)
     if (changed) *changed = 1;
     CAIRN_LOGI(MOD, "trust bundle now at sequence %llu",
                (unsigned long long)seq);
-    notify(a, "/v1/bundle");
-    notify(a, "/v1/revision");
+    cairn__auth_notify(a, "/v1/bundle");
+    cairn__auth_notify(a, "/v1/revision");
   }
   a->bundle_seq = seq;
   a->bundle_set = 1;
@@ -360,15 +359,10 @@ static void check_server_svid(struct cairn_authority *a)
  * Change notifications and the poll timer
  * ====================================================================== */
 
-static void notify(struct cairn_authority *a, const char *path)
+void cairn__auth_notify(struct cairn_authority *a, const char *path)
 {
   if (cairn_net_server_notify(a->srv, path) != CAIRN_OK)
     CAIRN_LOGW(MOD, "notify %s: %s", path, cairn_errdetail());
-}
-
-void cairn__auth_notify(struct cairn_authority *a, const char *path)
-{
-  notify(a, path);
 }
 
 int cairn_authority_bundle_changed(struct cairn_authority *a)
@@ -397,7 +391,7 @@ int cairn_authority_entries_changed(struct cairn_authority *a)
                (long long)a->entries_rev, (long long)rev);
   a->entries_rev = rev;
   a->stats.entries_revision = rev;
-  if (a->entries_rev_known) notify(a, "/v1/revision");
+  if (a->entries_rev_known) cairn__auth_notify(a, "/v1/revision");
   a->entries_rev_known = 1;
   return CAIRN_OK;
 }
