@@ -25,11 +25,6 @@ AGENT=$3
 it_init "$1" "$2"
 [ -x "$AGENT" ] || { echo "Bail out! not an executable: $AGENT"; exit 1; }
 NAMES="a1 a2 a3 a4 a5 a6 a7"
-finish() {
-  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs $NAMES
-  it_done
-}
-AGENT_PREFIX="spiffe://$TD/spire/agent/join_token"
 
 # ---- the command line ----------------------------------------------------
 out=$("$AGENT" --version)
@@ -69,7 +64,7 @@ fi
 # ---- 1. attestation ----------------------------------------------------------
 T1=$(token)
 [ -n "$T1" ] || die "cairn token generate printed no token"
-ID1="$AGENT_PREFIX/$T1"
+ID1="$NODE_PREFIX/$T1"
 agent_config a1 "$T1"
 check "the a1 configuration is valid" "$AGENT" validate -config "$W/a1.conf"
 agent_start a1
@@ -193,7 +188,7 @@ it_config 'bind_address = "127.0.0.1"' "bind_port = $AGENT_PORT" \
           'default_x509_svid_ttl = "90s"'
 it_start
 # T4 was never sent by the refused agents: it still works.
-ID4="$AGENT_PREFIX/$T4"
+ID4="$NODE_PREFIX/$T4"
 agent_config a6 "$T4"
 agent_start a6
 if agent_wait_log a6 "attested as $ID4" 60; then
@@ -217,4 +212,4 @@ fi
 same "a6 did not attest again" "$(agent_log_count a6 'attested as')" 1
 agent_stop a6
 it_stop
-finish
+it_finish

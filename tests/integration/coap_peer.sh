@@ -17,10 +17,7 @@ CLIENT=${COAP_CLIENT:-coap-client-gnutls}
 it_init "$1" "$2"
 command -v "$CLIENT" >/dev/null 2>&1 ||
   die "$CLIENT not found (apt-get install libcoap3-bin)"
-finish() {
-  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs a1
-  it_done
-}
+NAMES=a1
 
 it_start_with_agent a1
 ID=$AID
@@ -88,4 +85,4 @@ expect evicted "4.03" "an evicted node gets 4.03"
 
 # 4. Still serving.
 check "cairn-cloud still healthy" cli healthcheck
-finish
+it_finish

@@ -55,12 +55,6 @@ command -v "${EMU[0]}" >/dev/null ||
   { echo "Bail out! emulator not found: ${EMU[0]}"; exit 1; }
 it_init "$NCLOUD" "$NCAIRN"
 NAMES="edge xa"
-finish() {
-  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs $NAMES
-  it_done
-}
-NODE_PREFIX="spiffe://$TD/spire/agent/join_token"
-token() { "$@" token generate | sed -n 's/^Token: //p'; }
 UID_NOW=$(id -u)
 export IT_TIME_SCALE
 
@@ -113,7 +107,7 @@ CLOUD_PORT=$(sed -n 's/^ *bind_port = //p' "$W/cloud.conf")
 it_start
 cli bundle show -format pem >"$W/root.pem" || die "cairn bundle show failed"
 cp "$W/root.pem" "$W/edge-up.pem"
-TE=$(token cli)
+TE=$(it_token cli)
 [ -n "$TE" ] || die "no join token from the cloud"
 EDGE_NODE="$NODE_PREFIX/$TE"
 edge_config edge "$CLOUD_PORT" "$TE" 'default_x509_svid_ttl = "1h"'
@@ -130,7 +124,7 @@ ok "the edge got its intermediate CA and is healthy"
 # ---- 3. the cross-built agent under qemu --------------------------------------
 edge_cli edge bundle show -format pem >"$W/bootstrap.pem" ||
   die "bundle show at the edge failed"
-TA=$(token edge_cli edge)
+TA=$(it_token edge_cli edge)
 [ -n "$TA" ] || die "no join token from the edge"
 XA_NODE="$NODE_PREFIX/$TA"
 # shellcheck disable=SC2034  # read by agent_config (lib.sh)
@@ -277,4 +271,4 @@ if [ -e "$W/xa.sock" ]; then bad "the qemu agent left its socket behind"
 else ok "the qemu agent removed its socket"; fi
 edge_stop edge
 it_stop
-finish
+it_finish

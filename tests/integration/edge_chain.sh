@@ -37,12 +37,6 @@ for b in "$EDGE" "$AGENT"; do
   [ -x "$b" ] || { echo "Bail out! not an executable: $b"; exit 1; }
 done
 NAMES="region site a1"
-finish() {
-  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs $NAMES
-  it_done
-}
-NODE_PREFIX="spiffe://$TD/spire/agent/join_token"
-token() { "$@" token generate | sed -n 's/^Token: //p'; }
 UID_NOW=$(id -u)
 
 # ---- 1. command line and configuration ------------------------------------
@@ -94,7 +88,7 @@ else bad "cairn-cloud with an upstream: status $st: $out"; fi
 it_start
 cli bundle show -format pem >"$W/root.pem" || die "cairn bundle show failed"
 cp "$W/root.pem" "$W/region-up.pem"
-TR=$(token cli)
+TR=$(it_token cli)
 [ -n "$TR" ] || die "no join token from the cloud"
 REGION_NODE="$NODE_PREFIX/$TR"
 edge_config region "$CLOUD_PORT" "$TR"
@@ -126,7 +120,7 @@ edge_cli region bundle show -format pem >"$W/site-up.pem" ||
 if cmp -s "$W/site-up.pem" "$W/root.pem"; then
   ok "the region's bundle holds the cloud's root"
 else bad "the region's bundle differs from the cloud's roots"; fi
-TS=$(token edge_cli region)
+TS=$(it_token edge_cli region)
 [ -n "$TS" ] || die "no join token from the region"
 SITE_NODE="$NODE_PREFIX/$TS"
 edge_config site "$(edge_port region)" "" 'plugin_data: scope = "/site-a"'
@@ -143,7 +137,7 @@ ok "the site got its intermediate CA from the region"
 
 # ---- 4. an agent at the site and a workload SVID -------------------------------
 edge_cli site bundle show -format pem >"$W/bootstrap.pem"
-TA=$(token edge_cli site)
+TA=$(it_token edge_cli site)
 AGENT_PORT=$(edge_port site)
 agent_config a1 "$TA"
 agent_start a1
@@ -267,4 +261,4 @@ for n in site region; do
   else ok "$n removed its socket"; fi
 done
 it_stop
-finish
+it_finish

@@ -55,12 +55,6 @@ for b in "$EDGE" "$AGENT"; do
 done
 command -v openssl >/dev/null || { echo "Bail out! openssl is needed"; exit 1; }
 NAMES="site a1"
-finish() {
-  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs $NAMES
-  it_done
-}
-NODE_PREFIX="spiffe://$TD/spire/agent/join_token"
-token() { "$@" token generate | sed -n 's/^Token: //p'; }
 now() { date +%s; }
 UID_NOW=$(id -u)
 WL_ID="spiffe://$TD/site-a/web"
@@ -76,7 +70,7 @@ CLOUD_PORT=$(sed -n 's/^ *bind_port = //p' "$W/cloud.conf")
 it_start
 cli bundle show -format pem >"$W/root.pem" || die "cairn bundle show failed"
 cp "$W/root.pem" "$W/site-up.pem"
-TS=$(token cli)
+TS=$(it_token cli)
 [ -n "$TS" ] || die "no join token from the cloud"
 SITE_NODE="$NODE_PREFIX/$TS"
 edge_config site "$CLOUD_PORT" "$TS" "ca_ttl = \"${EDGE_CA_TTL}s\"" \
@@ -93,7 +87,7 @@ ok "the site attested to the cloud and got its intermediate CA"
 
 edge_cli site bundle show -format pem >"$W/bootstrap.pem" ||
   die "bundle show at the site failed"
-TA=$(token edge_cli site)
+TA=$(it_token edge_cli site)
 [ -n "$TA" ] || die "no join token from the site"
 A1="$NODE_PREFIX/$TA"
 AGENT_PORT=$(edge_port site)
@@ -319,4 +313,4 @@ agent_stop a1
 edge_stop site
 [ -e "$W/site.sock" ] && bad "the site left its socket behind"
 it_stop
-finish
+it_finish

@@ -44,11 +44,23 @@ it_init() {
   SOCK=$W/api.sock
   TD=example.org
   SERVER_ID=spiffe://$TD/spire/server
+  NODE_PREFIX=spiffe://$TD/spire/agent/join_token  # + /<token>: a node
   export CAIRN_SOCKET_PATH=$SOCK
   trap it_cleanup EXIT
   trap 'exit 130' INT TERM HUP
   note "work directory $W"
 }
+
+# it_finish: it_done, after the logs of the agents and edges named in
+# $NAMES (agent_dump_logs) when a check failed.
+it_finish() {
+  [ "$IT_FAILS" -eq 0 ] || agent_dump_logs $NAMES
+  it_done
+}
+
+# it_token CMD...: a new join token from `CMD token generate` (cli, or
+# edge_cli NAME for an edge).
+it_token() { "$@" token generate | sed -n 's/^Token: //p'; }
 
 it_cleanup() {
   local rc=$? p
@@ -306,9 +318,9 @@ it_start_with_agent() {
   it_start
   cli bundle show -format pem >"$W/bootstrap.pem" ||
     die "cairn bundle show -format pem failed"
-  token=$(cli token generate | sed -n 's/^Token: //p')
+  token=$(it_token cli)
   [ -n "$token" ] || die "cairn token generate printed no token"
-  AID="spiffe://$TD/spire/agent/join_token/$token"
+  AID=$NODE_PREFIX/$token
   agent_config "$name" "$token"
   agent_start "$name"
   agent_wait_log "$name" "attested as $AID" 60 ||
